@@ -1,0 +1,20 @@
+// ITU-T G.711 mu-law: 14-bit dynamic range in 8 bits, one byte a sample,
+// bit-exact with the tables of G.711 (and so with sox, ffmpeg, and telephony).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace micstream::mulaw {
+
+[[nodiscard]] std::uint8_t encode_sample(std::int16_t sample);
+[[nodiscard]] std::int16_t decode_sample(std::uint8_t code);
+
+/// One byte for each sample; out must hold samples.size() bytes.
+void encode(std::span<const std::int16_t> samples, std::span<std::uint8_t> out);
+
+/// One sample for each byte; out must hold codes.size() samples.
+void decode(std::span<const std::uint8_t> codes, std::span<std::int16_t> out);
+
+}  // namespace micstream::mulaw

@@ -1,0 +1,158 @@
+#include "micstream/ima_adpcm.h"
+
+#include "micstream/codec.h"
+
+namespace micstream::ima_adpcm {
+
+namespace {
+
+constexpr std::int16_t kStepTable[kMaxStepIndex + 1] = {
+    7,     8,     9,     10,    11,    12,    13,    14,    16,    17,    19,    21,    23,    25,    28,
+    31,    34,    37,    41,    45,    50,    55,    60,    66,    73,    80,    88,    97,    107,   118,
+    130,   143,   157,   173,   190,   209,   230,   253,   279,   307,   337,   371,   408,   449,   494,
+    544,   598,   658,   724,   796,   876,   963,   1060,  1166,  1282,  1411,  1552,  1707,  1878,  2066,
+    2272,  2499,  2749,  3024,  3327,  3660,  4026,  4428,  4871,  5358,  5894,  6484,  7132,  7845,  8630,
+    9493,  10442, 11487, 12635, 13899, 15289, 16818, 18500, 20350, 22385, 24623, 27086, 29794, 32767};
+
+constexpr std::int8_t kIndexAdjust[16] = {-1, -1, -1, -1, 2, 4, 6, 8, -1, -1, -1, -1, 2, 4, 6, 8};
+
+constexpr std::size_t kSamplesPerGroup = 8;  // 8 nibbles = 4 bytes a channel
+constexpr std::size_t kBytesPerGroup = 4;
+
+struct ChannelState {
+  int predictor;
+  int index;
+};
+
+inline int clamp(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+// Applies one 4-bit code exactly as the IMA reference decoder does (shifts, not
+// a multiply), so every decoder that follows the reference is bit-exact.
+inline void apply_code(ChannelState& s, int code) {
+  const int step = kStepTable[s.index];
+  int diff = step >> 3;
+  if (code & 4) diff += step;
+  if (code & 2) diff += step >> 1;
+  if (code & 1) diff += step >> 2;
+  s.predictor = clamp((code & 8) ? s.predictor - diff : s.predictor + diff, -32768, 32767);
+  s.index = clamp(s.index + kIndexAdjust[code], 0, kMaxStepIndex);
+}
+
+inline int encode_sample(ChannelState& s, int sample) {
+  int diff = sample - s.predictor;
+  int code = 0;
+  if (diff < 0) {
+    code = 8;
+    diff = -diff;
+  }
+  int step = kStepTable[s.index];
+  if (diff >= step) {
+    code |= 4;
+    diff -= step;
+  }
+  step >>= 1;
+  if (diff >= step) {
+    code |= 2;
+    diff -= step;
+  }
+  step >>= 1;
+  if (diff >= step) code |= 1;
+  apply_code(s, code);
+  return code;
+}
+
+std::size_t groups(std::size_t samples_per_channel) {
+  return (samples_per_channel - 1 + kSamplesPerGroup - 1) / kSamplesPerGroup;
+}
+
+}  // namespace
+
+std::size_t block_size(unsigned channels, std::size_t samples_per_channel) {
+  if (channels == 0 || channels > kMaxChannels || samples_per_channel == 0) return 0;
+  return channels * (kHeaderBytesPerChannel + groups(samples_per_channel) * kBytesPerGroup);
+}
+
+std::size_t samples_per_block(unsigned channels, std::size_t block_align) {
+  if (channels == 0 || channels > kMaxChannels) return 0;
+  const std::size_t header = channels * kHeaderBytesPerChannel;
+  const std::size_t group = channels * kBytesPerGroup;
+  if (block_align <= header || (block_align - header) % group != 0) return 0;
+  return (block_align - header) / group * kSamplesPerGroup + 1;
+}
+
+Result<std::size_t> encode_block(std::span<const std::int16_t> interleaved, unsigned channels,
+                                 std::span<std::uint8_t> step_index, std::span<std::uint8_t> out) {
+  if (channels == 0 || channels > kMaxChannels || step_index.size() < channels || interleaved.empty() ||
+      interleaved.size() % channels != 0) {
+    return Errc::invalid_value;
+  }
+  const std::size_t n = interleaved.size() / channels;
+  const std::size_t size = block_size(channels, n);
+  if (out.size() < size) return Errc::buffer_too_small;
+
+  ChannelState state[kMaxChannels];
+  for (unsigned c = 0; c < channels; ++c) {
+    const int first = interleaved[c];
+    state[c] = {first, clamp(step_index[c], 0, kMaxStepIndex)};
+    std::uint8_t* h = &out[c * kHeaderBytesPerChannel];
+    h[0] = static_cast<std::uint8_t>(first & 0xFF);
+    h[1] = static_cast<std::uint8_t>((first >> 8) & 0xFF);
+    h[2] = static_cast<std::uint8_t>(state[c].index);
+    h[3] = 0;
+  }
+
+  std::uint8_t* p = &out[channels * kHeaderBytesPerChannel];
+  const std::size_t group_count = groups(n);
+  for (std::size_t g = 0; g < group_count; ++g) {
+    const std::size_t first_sample = 1 + g * kSamplesPerGroup;
+    for (unsigned c = 0; c < channels; ++c) {
+      for (std::size_t b = 0; b < kBytesPerGroup; ++b) {
+        int byte = 0;
+        for (std::size_t half = 0; half < 2; ++half) {
+          const std::size_t i = first_sample + 2 * b + half;
+          if (i < n) byte |= encode_sample(state[c], interleaved[i * channels + c]) << (4 * half);
+        }
+        *p++ = static_cast<std::uint8_t>(byte);
+      }
+    }
+  }
+  for (unsigned c = 0; c < channels; ++c) step_index[c] = static_cast<std::uint8_t>(state[c].index);
+  return size;
+}
+
+Result<std::size_t> decode_block(std::span<const std::uint8_t> block, unsigned channels,
+                                 std::size_t samples_per_channel, std::span<std::int16_t> out) {
+  const std::size_t size = block_size(channels, samples_per_channel);
+  if (size == 0) return Errc::invalid_value;
+  if (block.size() != size) return Errc::payload_size_mismatch;
+  const std::size_t n = samples_per_channel;
+  if (out.size() < n * channels) return Errc::buffer_too_small;
+
+  ChannelState state[kMaxChannels];
+  for (unsigned c = 0; c < channels; ++c) {
+    const std::uint8_t* h = &block[c * kHeaderBytesPerChannel];
+    if (h[2] > kMaxStepIndex) return Errc::invalid_value;
+    state[c] = {static_cast<std::int16_t>(h[0] | (h[1] << 8)), h[2]};
+    out[c] = static_cast<std::int16_t>(state[c].predictor);
+  }
+
+  const std::uint8_t* p = &block[channels * kHeaderBytesPerChannel];
+  const std::size_t group_count = groups(n);
+  for (std::size_t g = 0; g < group_count; ++g) {
+    const std::size_t first_sample = 1 + g * kSamplesPerGroup;
+    for (unsigned c = 0; c < channels; ++c) {
+      for (std::size_t b = 0; b < kBytesPerGroup; ++b) {
+        const int byte = *p++;
+        for (std::size_t half = 0; half < 2; ++half) {
+          const std::size_t i = first_sample + 2 * b + half;
+          if (i >= n) break;
+          apply_code(state[c], (byte >> (4 * half)) & 0x0F);
+          out[i * channels + c] = static_cast<std::int16_t>(state[c].predictor);
+        }
+      }
+    }
+  }
+  return n * channels;
+}
+
+}  // namespace micstream::ima_adpcm
