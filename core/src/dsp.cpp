@@ -16,7 +16,7 @@ DcBlocker::DcBlocker(float cutoff_hz, std::uint32_t sample_rate, unsigned channe
 void DcBlocker::reset() {
   for (unsigned c = 0; c < kMaxChannels; ++c) {
     last_input_[c] = 0;
-    last_output_q8_[c] = 0;
+    last_output_q12_[c] = 0;
   }
 }
 
@@ -24,11 +24,12 @@ void DcBlocker::process(std::span<std::int16_t> interleaved) {
   for (std::size_t i = 0; i < interleaved.size(); ++i) {
     const unsigned c = static_cast<unsigned>(i % channels_);
     const std::int32_t x = interleaved[i];
-    const std::int64_t feedback = (std::int64_t{pole_q15_} * last_output_q8_[c]) >> 15;
-    const std::int32_t y_q8 = ((x - last_input_[c]) << 8) + static_cast<std::int32_t>(feedback);
+    // Rounded, not floored: flooring would hold a negative state just below zero.
+    const std::int64_t feedback = (std::int64_t{pole_q15_} * last_output_q12_[c] + (1 << 14)) >> 15;
+    const std::int32_t y_q12 = (x - last_input_[c]) * (1 << 12) + static_cast<std::int32_t>(feedback);
     last_input_[c] = x;
-    last_output_q8_[c] = y_q8;
-    interleaved[i] = saturate16((y_q8 + 128) >> 8);
+    last_output_q12_[c] = y_q12;
+    interleaved[i] = saturate16((y_q12 + (1 << 11)) >> 12);
   }
 }
 

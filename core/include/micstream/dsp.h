@@ -26,8 +26,8 @@ namespace micstream::dsp {
 void adc12_to_pcm16(std::span<const std::uint16_t> codes, std::int32_t zero_code, std::span<std::int16_t> out);
 
 /// First-order DC-blocking high-pass, y[n] = x[n] - x[n-1] + a*y[n-1], one
-/// state a channel on interleaved samples. The state keeps 8 fractional bits
-/// so the filter settles to exactly 0 instead of a limit cycle.
+/// state a channel on interleaved samples. The state keeps 12 fractional bits
+/// (and rounds) so a constant input settles to exactly 0, not to a stuck LSB.
 class DcBlocker {
  public:
   /// cutoff_hz: -3 dB corner (a few Hz removes bias drift, keeps voice).
@@ -39,7 +39,7 @@ class DcBlocker {
   std::int32_t pole_q15_;
   unsigned channels_;
   std::int32_t last_input_[kMaxChannels] = {};
-  std::int32_t last_output_q8_[kMaxChannels] = {};
+  std::int32_t last_output_q12_[kMaxChannels] = {};
 };
 
 /// Gain in hundredths of a dB (the unit of CONFIG), applied with saturation.

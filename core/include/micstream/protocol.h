@@ -91,11 +91,15 @@ struct Hello {
   std::uint8_t proof[kProofSize] = {};     ///< HMAC-SHA256(secret, nonce || device id), see auth.h
   DeviceId device_id;
   BoundedString<kMaxFirmwareVersionLength> firmware_version;  ///< printable ASCII, may be empty
+
+  friend bool operator==(const Hello&, const Hello&) = default;
 };
 
 struct Welcome {
   std::uint8_t nonce[kNonceSize] = {};
   std::uint64_t server_time_us = 0;  ///< Unix epoch microseconds on the server's clock
+
+  friend bool operator==(const Welcome&, const Welcome&) = default;
 };
 
 /// The fixed fields of an AUDIO frame; the codec payload follows them.
@@ -106,6 +110,8 @@ struct AudioHeader {
   Codec codec = Codec::pcm16;
   std::uint8_t channels = 1;
   std::uint16_t sample_count = 0;     ///< samples a channel in this frame, >= 1
+
+  friend bool operator==(const AudioHeader&, const AudioHeader&) = default;
 };
 inline constexpr std::size_t kAudioHeaderSize = 24;
 
@@ -126,11 +132,15 @@ struct Stats {
   std::uint32_t min_free_heap_bytes = 0;
   std::int16_t wifi_rssi_dbm = kRssiUnknown;
   std::uint16_t queue_depth = 0;      ///< frames waiting for the sender
+
+  friend bool operator==(const Stats&, const Stats&) = default;
 };
 
 struct Ping {
   std::uint32_t id = 0;
   std::uint64_t device_time_us = 0;  ///< device clock when sent (t0)
+
+  friend bool operator==(const Ping&, const Ping&) = default;
 };
 
 struct Pong {
@@ -138,11 +148,15 @@ struct Pong {
   std::uint64_t device_time_us = 0;     ///< t0, echoed from the PING
   std::uint64_t server_receive_us = 0;  ///< t1, server clock when the PING arrived
   std::uint64_t server_send_us = 0;     ///< t2, server clock when the PONG left
+
+  friend bool operator==(const Pong&, const Pong&) = default;
 };
 
 struct ErrorMessage {
   Errc code = Errc::ok;
   BoundedString<kMaxErrorReasonLength> reason;  ///< printable ASCII, for logs
+
+  friend bool operator==(const ErrorMessage&, const ErrorMessage&) = default;
 };
 
 inline constexpr std::int16_t kMaxGainCentiDb = 4000;  ///< +-40 dB
@@ -152,6 +166,8 @@ struct Config {
   std::int16_t gain_cdb = 0;  ///< hundredths of a dB, +-kMaxGainCentiDb
   bool has_codec = false;
   Codec codec = Codec::pcm16;
+
+  friend bool operator==(const Config&, const Config&) = default;
 };
 
 /// A whole frame as the parser found it: the payload is a view into the
