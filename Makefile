@@ -1,0 +1,24 @@
+# The README's commands. Each installs what it needs (Debian 12, as root),
+# configures, builds and runs.
+JOBS ?= $(shell nproc)
+
+.PHONY: demo test deps build bench clean
+
+demo: build
+	scripts/demo
+
+test: deps
+	scripts/run-tests
+
+build: deps
+	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build/release -j $(JOBS)
+
+bench: build
+	scripts/run-bench
+
+deps:
+	scripts/install-deps
+
+clean:
+	rm -rf build
