@@ -9,7 +9,7 @@ namespace {
 constexpr std::size_t kHelloFixedSize = 1 + 1 + 2 + 4 + kProofSize;
 constexpr std::size_t kWelcomeSize = kNonceSize + 8;
 constexpr std::size_t kStatsSize = 4 + 8 + 8 + 8 + 4 + 4 + 4 + 2 + 2;
-constexpr std::size_t kPingSize = 4 + 8;
+constexpr std::size_t kPingSize = 4 + 8 + 8 + 4;
 constexpr std::size_t kPongSize = 4 + 8 + 8 + 8;
 constexpr std::size_t kConfigSize = 1 + 2 + 1;
 constexpr std::uint8_t kConfigHasGain = 0x01;
@@ -202,6 +202,8 @@ Result<std::size_t> encode(const Ping& m, std::span<std::uint8_t> out) {
   write_header(w, FrameType::ping, kPingSize);
   w.u32(m.id);
   w.u64(m.device_time_us);
+  w.u64(static_cast<std::uint64_t>(m.clock_offset_us));
+  w.u32(m.rtt_us);
   return finish(w);
 }
 
@@ -296,6 +298,8 @@ Errc decode(std::span<const std::uint8_t> payload, Ping& m) {
   ByteReader r(payload);
   m.id = r.u32();
   m.device_time_us = r.u64();
+  m.clock_offset_us = static_cast<std::int64_t>(r.u64());
+  m.rtt_us = r.u32();
   return finish(r);
 }
 

@@ -119,12 +119,12 @@ TEST(Protocol, ConfigRoundTripsAndMatchesDocVector) {
 
 TEST(Protocol, EveryFrameHasMagicVersionTypeAndLength) {
   const Bytes f = encode_frame(test::sample_ping());
-  ASSERT_EQ(f.size(), kHeaderSize + 12);
+  ASSERT_EQ(f.size(), kHeaderSize + 24);
   EXPECT_EQ(f[0], 'M');
   EXPECT_EQ(f[1], 'S');
   EXPECT_EQ(f[2], kVersion);
   EXPECT_EQ(f[3], static_cast<std::uint8_t>(FrameType::ping));
-  EXPECT_EQ(f[4] | f[5] << 8 | f[6] << 16 | f[7] << 24, 12);
+  EXPECT_EQ(f[4] | f[5] << 8 | f[6] << 16 | f[7] << 24, 24);
 }
 
 TEST(Protocol, EncodersRefuseBuffersTooSmall) {

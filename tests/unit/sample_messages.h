@@ -65,7 +65,7 @@ inline proto::Stats sample_stats() {
   return m;
 }
 
-inline proto::Ping sample_ping() { return {42, 5000000}; }
+inline proto::Ping sample_ping() { return {42, 5000000, 1763999995001010, 40}; }
 
 inline proto::Pong sample_pong() { return {42, 5000000, 1764000000001000, 1764000000001020}; }
 

@@ -136,9 +136,15 @@ struct Stats {
   friend bool operator==(const Stats&, const Stats&) = default;
 };
 
+inline constexpr std::uint32_t kRttUnknown = 0;
+
 struct Ping {
   std::uint32_t id = 0;
   std::uint64_t device_time_us = 0;  ///< device clock when sent (t0)
+  /// The device's best estimate so far of server clock minus device clock
+  /// (from earlier PONGs), so the server can put capture times on its clock.
+  std::int64_t clock_offset_us = 0;
+  std::uint32_t rtt_us = kRttUnknown;  ///< round trip of that estimate; kRttUnknown until one exists
 
   friend bool operator==(const Ping&, const Ping&) = default;
 };
