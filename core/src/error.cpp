@@ -28,9 +28,35 @@ const char* error_message(Errc e) {
   return "unknown error code";
 }
 
+const char* error_name(Errc e) {
+  switch (e) {
+    case Errc::ok: return "ok";
+    case Errc::bad_magic: return "bad_magic";
+    case Errc::unsupported_version: return "unsupported_version";
+    case Errc::unknown_frame_type: return "unknown_frame_type";
+    case Errc::frame_too_large: return "frame_too_large";
+    case Errc::bad_length_for_type: return "bad_length_for_type";
+    case Errc::truncated_field: return "truncated_field";
+    case Errc::trailing_bytes: return "trailing_bytes";
+    case Errc::invalid_string: return "invalid_string";
+    case Errc::invalid_codec: return "invalid_codec";
+    case Errc::invalid_value: return "invalid_value";
+    case Errc::payload_size_mismatch: return "payload_size_mismatch";
+    case Errc::buffer_too_small: return "buffer_too_small";
+    case Errc::auth_failed: return "auth_failed";
+    case Errc::unknown_device: return "unknown_device";
+    case Errc::unexpected_frame: return "unexpected_frame";
+    case Errc::timeout: return "timeout";
+    case Errc::shutting_down: return "shutting_down";
+    case Errc::replaced: return "replaced";
+    case Errc::crypto_failure: return "crypto_failure";
+  }
+  return "unknown";
+}
+
 bool is_known_errc(std::uint16_t value) {
-  // error_message() returns this exact pointer only for values outside the enum.
-  return error_message(static_cast<Errc>(value)) != error_message(static_cast<Errc>(0xFFFF));
+  // error_name() returns this exact pointer only for values outside the enum.
+  return error_name(static_cast<Errc>(value)) != error_name(static_cast<Errc>(0xFFFF));
 }
 
 }  // namespace micstream

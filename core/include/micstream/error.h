@@ -35,6 +35,9 @@ enum class Errc : std::uint16_t {
   crypto_failure = 38,        ///< The platform's crypto library failed.
 };
 
+/// The code's name as written in the enum ("auth_failed"), for logs and JSON; never null.
+[[nodiscard]] const char* error_name(Errc e);
+
 /// A short English sentence for an error code; never null.
 [[nodiscard]] const char* error_message(Errc e);
 

@@ -1,5 +1,6 @@
-// ITU-T G.711 mu-law: 14-bit dynamic range in 8 bits, one byte a sample,
-// bit-exact with the tables of G.711 (and so with sox, ffmpeg, and telephony).
+// ITU-T G.711 mu-law: 14-bit dynamic range in 8 bits, one byte a sample.
+// Decoding is bit-exact with every G.711 decoder (sox, ffmpeg, libsndfile);
+// the encoder rounds like libsndfile's (tests/interop checks both).
 #pragma once
 
 #include <cstddef>

@@ -1,0 +1,283 @@
+#include "device_session.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include "clock.h"
+#include "device_stream.h"
+#include "hub.h"
+#include "micstream/auth.h"
+#include "secrets.h"
+
+namespace micstream::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+constexpr auto kErrorFlushGrace = std::chrono::seconds(2);  // a peer that will not read its ERROR is cut after this
+
+template <class Message>
+std::string encode_frame(const Message& m) {
+  std::array<std::uint8_t, proto::kMaxFrameSize> buffer{};
+  const auto r = proto::encode(m, buffer);
+  return r ? std::string(reinterpret_cast<const char*>(buffer.data()), r.value) : std::string();
+}
+
+// Reasons travel in ERROR frames: printable ASCII, at most the field's size.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, proto::kMaxErrorReasonLength)) out.push_back(c >= 0x20 && c <= 0x7E ? c : '?');
+  return out;
+}
+}  // namespace
+
+DeviceSession::DeviceSession(tcp::socket socket, Hub& hub, const Secrets& secrets)
+    : socket_(std::move(socket)), hub_(hub), secrets_(secrets), deadline_(socket_.get_executor()) {
+  boost::system::error_code ec;
+  const auto endpoint = socket_.remote_endpoint(ec);
+  peer_ = ec ? std::string("unknown peer") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  socket_.set_option(tcp::no_delay(true), ec);
+}
+
+DeviceSession::~DeviceSession() {
+  if (registered_) hub_.remove_device_session(*this);
+}
+
+std::string DeviceSession::who() const {
+  return stream_ ? "device " + stream_->id() + " (" + peer_ + ")" : "device link " + peer_;
+}
+
+void DeviceSession::start() {
+  hub_.add_device_session(*this);
+  registered_ = true;
+  ++hub_.metrics().device_connections;
+  spdlog::info("device link {} opened", peer_);
+  if (RAND_bytes(nonce_, sizeof nonce_) != 1) {
+    fail(Errc::crypto_failure, "could not draw a nonce");
+  } else {
+    proto::Welcome welcome;
+    std::copy(std::begin(nonce_), std::end(nonce_), welcome.nonce);
+    welcome.server_time_us = now_unix_us();
+    send(encode_frame(welcome));
+    extend_deadline(hub_.options().hello_timeout_ms);
+  }
+  asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->watchdog(); }, asio::detached);
+}
+
+void DeviceSession::extend_deadline(std::uint32_t ms) {
+  deadline_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+}
+
+asio::awaitable<void> DeviceSession::watchdog() {
+  auto self = shared_from_this();
+  while (!closed_) {
+    deadline_.expires_at(deadline_at_);
+    co_await deadline_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (closed_) break;
+    if (std::chrono::steady_clock::now() < deadline_at_) continue;  // extended meanwhile
+    if (closing_) {
+      close_now();
+    } else if (stream_) {
+      fail(Errc::timeout, "no frame for " + std::to_string(hub_.options().device_idle_timeout_ms) + " ms");
+    } else {
+      fail(Errc::timeout, "no HELLO within " + std::to_string(hub_.options().hello_timeout_ms) + " ms");
+    }
+  }
+}
+
+asio::awaitable<void> DeviceSession::read_loop() {
+  auto self = shared_from_this();
+  std::array<std::uint8_t, 16384> buffer{};
+  while (!closing_) {
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (!closing_) {
+        const bool mid_frame = !parser_.idle();
+        spdlog::info("{} closed by the peer: {}{}", who(), ec == asio::error::eof ? "end of stream" : ec.message(),
+                     mid_frame ? " (in the middle of a frame)" : "");
+      }
+      break;
+    }
+    const std::uint64_t arrival_us = now_unix_us();
+    hub_.metrics().bytes_in += n;
+    std::span<const std::uint8_t> data(buffer.data(), n);
+    while (!data.empty() && !closing_) {
+      const auto step = parser_.feed(data);
+      data = data.subspan(step.consumed);
+      if (step.status == proto::FrameParser::Status::error) {
+        ++hub_.metrics().parse_errors;
+        fail(parser_.error(), error_message(parser_.error()));
+      } else if (step.status == proto::FrameParser::Status::frame) {
+        handle(parser_.frame(), arrival_us);
+      }
+    }
+  }
+  if (stream_) hub_.device_disconnected(*this, *stream_);
+  stream_ = nullptr;
+  if (!closing_) close_now();
+}
+
+void DeviceSession::handle(const proto::FrameView& frame, std::uint64_t arrival_us) {
+  // A frame that is whole but whose fields are wrong costs the link, like a framing error.
+  const auto decode_or_fail = [&](auto& message) {
+    const Errc e = proto::decode(frame.payload, message);
+    if (e == Errc::ok) return true;
+    ++hub_.metrics().parse_errors;
+    fail(e, std::string(proto::frame_type_name(frame.type)) + ": " + error_message(e));
+    return false;
+  };
+  if (frame.type != proto::FrameType::hello && frame.type != proto::FrameType::error && stream_ == nullptr) {
+    fail(Errc::unexpected_frame, std::string(proto::frame_type_name(frame.type)) + " before HELLO");
+    return;
+  }
+  switch (frame.type) {
+    case proto::FrameType::hello: {
+      proto::Hello hello;
+      if (stream_) {
+        fail(Errc::unexpected_frame, "a second HELLO");
+      } else if (decode_or_fail(hello)) {
+        on_hello(hello);
+      }
+      return;
+    }
+    case proto::FrameType::audio: {
+      proto::Audio audio;
+      if (decode_or_fail(audio)) on_audio(audio, proto::kHeaderSize + frame.payload.size(), arrival_us);
+      break;
+    }
+    case proto::FrameType::stats: {
+      proto::Stats stats;
+      if (decode_or_fail(stats)) stream_->on_stats(stats, hub_.metrics());
+      break;
+    }
+    case proto::FrameType::ping: {
+      proto::Ping ping;
+      if (decode_or_fail(ping)) on_ping(ping, arrival_us);
+      break;
+    }
+    case proto::FrameType::error: {
+      proto::ErrorMessage error;
+      if (decode_or_fail(error)) {
+        spdlog::warn("{} reports error {} ({}): {}", who(), static_cast<int>(error.code), error_name(error.code),
+                     error.reason.view());
+        closing_ = true;
+        close_now();
+      }
+      return;
+    }
+    case proto::FrameType::welcome:
+    case proto::FrameType::pong:
+    case proto::FrameType::config:
+      fail(Errc::unexpected_frame, std::string(proto::frame_type_name(frame.type)) + " is a server-to-device frame");
+      return;
+  }
+  if (!closing_) extend_deadline(hub_.options().device_idle_timeout_ms);
+}
+
+void DeviceSession::on_hello(const proto::Hello& hello) {
+  const std::string id(hello.device_id.view());
+  const std::string* secret = secrets_.find(id);
+  bool proven = false;
+  if (secret != nullptr) {
+    std::uint8_t expected[proto::kProofSize];
+    const auto key = std::span(reinterpret_cast<const std::uint8_t*>(secret->data()), secret->size());
+    if (compute_proof(key, nonce_, id, expected) != Errc::ok) {
+      fail(Errc::crypto_failure, "could not compute the proof");
+      return;
+    }
+    if (!proofs_equal(expected, hello.proof)) {
+      ++hub_.metrics().auth_failures;
+      fail(Errc::auth_failed, "wrong proof for device " + id + ": its secret differs from the server's");
+      return;
+    }
+    proven = true;
+  } else if (!hub_.options().allow_unknown_devices) {
+    ++hub_.metrics().auth_failures;
+    fail(Errc::unknown_device, "no secret is configured for device " + id);
+    return;
+  }
+  DeviceStream& stream = hub_.stream(id);
+  stream.connected(hello, peer_, now_unix_us());
+  stream_ = &stream;
+  channels_ = hello.channels;
+  hub_.device_connected(*this, stream);
+  spdlog::info("{} {}: {} {} Hz, {} ch, {} samples a frame, firmware '{}'", who(),
+               proven ? "authenticated" : "accepted without a secret (--allow-unknown-devices)", codec_name(hello.codec),
+               hello.sample_rate, hello.channels, hello.samples_per_frame, hello.firmware_version.view());
+  extend_deadline(hub_.options().device_idle_timeout_ms);
+}
+
+void DeviceSession::on_audio(const proto::Audio& audio, std::size_t frame_bytes, std::uint64_t arrival_us) {
+  if (audio.header.channels != channels_) {
+    fail(Errc::invalid_value, "AUDIO has " + std::to_string(audio.header.channels) + " channels, HELLO said " +
+                                  std::to_string(channels_));
+    return;
+  }
+  const auto capture = static_cast<std::int64_t>(audio.header.capture_time_us);
+  const std::int64_t observed = static_cast<std::int64_t>(arrival_us) - capture;
+  if (!observed_offset_us_ || observed < *observed_offset_us_) observed_offset_us_ = observed;
+  const std::int64_t offset = reported_offset_us_.value_or(*observed_offset_us_);
+  const Codec before = stream_->params().codec;
+  stream_->on_audio(audio, frame_bytes, capture + offset, arrival_us, hub_.metrics());
+  if (stream_->params().codec != before) hub_.stream_changed(*stream_);
+}
+
+void DeviceSession::on_ping(const proto::Ping& ping, std::uint64_t arrival_us) {
+  if (ping.rtt_us != proto::kRttUnknown) reported_offset_us_ = ping.clock_offset_us;
+  const std::int64_t observed = static_cast<std::int64_t>(arrival_us) - static_cast<std::int64_t>(ping.device_time_us);
+  if (!observed_offset_us_ || observed < *observed_offset_us_) observed_offset_us_ = observed;
+  proto::Pong pong{ping.id, ping.device_time_us, arrival_us, now_unix_us()};
+  send(encode_frame(pong));
+}
+
+void DeviceSession::fail(Errc code, std::string_view reason) {
+  if (closing_ || closed_) return;
+  closing_ = true;
+  spdlog::warn("{} refused: {} ({}): {}", who(), error_name(code), static_cast<int>(code), reason);
+  proto::ErrorMessage error;
+  error.code = code;
+  (void)error.reason.assign(printable(reason));
+  send(encode_frame(error));
+  deadline_at_ = std::chrono::steady_clock::now() + kErrorFlushGrace;
+  deadline_.cancel();  // re-arm the watchdog at the grace deadline
+}
+
+void DeviceSession::send(std::string bytes) {
+  if (closed_ || bytes.empty()) return;
+  outbox_.push_back(std::move(bytes));
+  write_next();
+}
+
+void DeviceSession::write_next() {
+  if (writing_ || closed_) return;
+  if (outbox_.empty()) {
+    if (closing_) close_now();
+    return;
+  }
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(outbox_.front()),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      self->writing_ = false;
+                      self->outbox_.pop_front();
+                      if (ec) {
+                        self->closing_ = true;
+                        self->close_now();
+                        return;
+                      }
+                      self->write_next();
+                    });
+}
+
+void DeviceSession::close_now() {
+  if (closed_) return;
+  closed_ = true;
+  closing_ = true;
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  deadline_.cancel();
+}
+
+}  // namespace micstream::server

@@ -1,0 +1,78 @@
+// One device's TCP link: WELCOME with a fresh nonce, HELLO checked against the
+// device's secret, then AUDIO, STATS and PING (answered with PONG at once).
+// Anything malformed gets an ERROR frame with its reason, a log line, and
+// costs this link only.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio.hpp>
+
+#include "micstream/frame_parser.h"
+#include "micstream/protocol.h"
+
+namespace micstream::server {
+
+class Hub;
+class DeviceStream;
+class Secrets;
+
+class DeviceSession : public std::enable_shared_from_this<DeviceSession> {
+ public:
+  DeviceSession(boost::asio::ip::tcp::socket socket, Hub& hub, const Secrets& secrets);
+  ~DeviceSession();
+
+  void start();
+
+  /// Sends ERROR with the code and reason, then closes the link.
+  void fail(Errc code, std::string_view reason);
+
+  [[nodiscard]] const std::string& peer() const { return peer_; }
+
+  /// The hub is going away first: do not unregister from it later.
+  void detach_from_hub() { registered_ = false; }
+
+ private:
+  boost::asio::awaitable<void> read_loop();
+  boost::asio::awaitable<void> watchdog();
+  void handle(const proto::FrameView& frame, std::uint64_t arrival_us);
+  void on_hello(const proto::Hello& hello);
+  void on_audio(const proto::Audio& audio, std::size_t frame_bytes, std::uint64_t arrival_us);
+  void on_ping(const proto::Ping& ping, std::uint64_t arrival_us);
+  void send(std::string bytes);
+  void write_next();
+  void close_now();
+  void extend_deadline(std::uint32_t ms);
+  [[nodiscard]] std::string who() const;
+
+  boost::asio::ip::tcp::socket socket_;
+  Hub& hub_;
+  const Secrets& secrets_;
+  std::string peer_;
+  std::array<std::uint8_t, proto::kMaxFrameSize> parser_storage_{};
+  proto::FrameParser parser_{parser_storage_};
+  std::uint8_t nonce_[proto::kNonceSize] = {};
+
+  DeviceStream* stream_ = nullptr;  // set once HELLO is accepted
+  std::uint8_t channels_ = 1;
+  // Server clock minus device clock: the device's own PING/PONG estimate when
+  // it reported one, else the smallest arrival-minus-capture seen (an upper bound).
+  std::optional<std::int64_t> reported_offset_us_;
+  std::optional<std::int64_t> observed_offset_us_;
+
+  boost::asio::steady_timer deadline_;
+  std::chrono::steady_clock::time_point deadline_at_;
+  std::deque<std::string> outbox_;
+  bool writing_ = false;
+  bool closing_ = false;  // no more reads handled; close once the outbox is flushed
+  bool closed_ = false;
+  bool registered_ = false;
+};
+
+}  // namespace micstream::server

@@ -1,0 +1,110 @@
+#include "device_stream.h"
+
+#include "listener_protocol.h"
+#include "listener_session.h"
+#include "metrics.h"
+
+namespace micstream::server {
+
+void DeviceStream::connected(const proto::Hello& hello, std::string address, std::uint64_t now_us) {
+  const bool continues = connections_ > 0 && params_.sample_rate == hello.sample_rate &&
+                         params_.channels == hello.channels;
+  if (!continues) {
+    expected_sample_.reset();
+    rate_ = RateEstimator(hello.sample_rate);
+  }
+  params_ = {hello.codec, hello.channels, hello.sample_rate, hello.samples_per_frame,
+             std::string(hello.firmware_version.view())};
+  address_ = std::move(address);
+  connected_since_us_ = now_us;
+  online_ = true;
+  ++connections_;
+}
+
+void DeviceStream::disconnected() { online_ = false; }
+
+void DeviceStream::on_audio(const proto::Audio& audio, std::size_t frame_bytes, std::int64_t capture_server_us,
+                            std::uint64_t arrival_us, Metrics& metrics) {
+  const proto::AudioHeader& h = audio.header;
+  if (expected_sample_) {
+    if (h.first_sample > *expected_sample_) {
+      const std::uint64_t lost = h.first_sample - *expected_sample_;
+      ++gaps_;
+      lost_samples_ += lost;
+      metrics.dropped_device_gap += (lost + h.sample_count - 1) / h.sample_count;
+    } else if (h.first_sample < *expected_sample_) {
+      ++restarts_;  // the rate estimator starts over by itself
+    }
+  }
+  expected_sample_ = h.first_sample + h.sample_count;
+  params_.codec = h.codec;  // CONFIG can switch it mid-stream
+  ++frames_;
+  bytes_ += frame_bytes;
+  ++metrics.frames_in;
+  rate_.add(arrival_us, h.first_sample);
+
+  if (listeners_.empty()) return;
+  // Encode once, send many: one buffer for every listener.
+  const auto frame = build_audio_frame(h, audio.payload, capture_server_us, params_.sample_rate);
+  const auto duration_us = static_cast<std::uint32_t>(std::uint64_t{h.sample_count} * 1000000 / params_.sample_rate);
+  for (ListenerSession* listener : listeners_) listener->deliver_audio(frame, duration_us);
+}
+
+void DeviceStream::on_stats(const proto::Stats& stats, Metrics& metrics) {
+  if (stats.frames_dropped < last_stats_dropped_) last_stats_dropped_ = 0;  // the device restarted its counters
+  metrics.dropped_device_queue += stats.frames_dropped - last_stats_dropped_;
+  last_stats_dropped_ = stats.frames_dropped;
+  last_stats_ = stats;
+}
+
+void DeviceStream::add_listener(ListenerSession* listener) { listeners_.push_back(listener); }
+
+void DeviceStream::remove_listener(ListenerSession* listener) { std::erase(listeners_, listener); }
+
+nlohmann::json DeviceStream::stream_json() const {
+  return {{"type", "stream"},
+          {"device", id_},
+          {"online", online_},
+          {"codec", codec_name(params_.codec)},
+          {"sample_rate", params_.sample_rate},
+          {"channels", params_.channels},
+          {"samples_per_frame", params_.samples_per_frame}};
+}
+
+nlohmann::json DeviceStream::api_json() const {
+  nlohmann::json stats = nullptr;
+  if (last_stats_) {
+    const proto::Stats& s = *last_stats_;
+    stats = {{"uptime_s", s.uptime_s},
+             {"frames_captured", s.frames_captured},
+             {"frames_dropped", s.frames_dropped},
+             {"frames_sent", s.frames_sent},
+             {"reconnects", s.reconnects},
+             {"free_heap_bytes", s.free_heap_bytes},
+             {"min_free_heap_bytes", s.min_free_heap_bytes},
+             {"wifi_rssi_dbm", s.wifi_rssi_dbm == proto::kRssiUnknown ? nlohmann::json() : nlohmann::json(s.wifi_rssi_dbm)},
+             {"queue_depth", s.queue_depth}};
+  }
+  const bool measured = rate_.has_estimate();
+  return {{"id", id_},
+          {"online", online_},
+          {"address", address_},
+          {"codec", codec_name(params_.codec)},
+          {"sample_rate", params_.sample_rate},
+          {"channels", params_.channels},
+          {"samples_per_frame", params_.samples_per_frame},
+          {"firmware", params_.firmware},
+          {"connected_since_us", connected_since_us_},
+          {"connections", connections_},
+          {"frames", frames_},
+          {"bytes", bytes_},
+          {"gaps", gaps_},
+          {"lost_samples", lost_samples_},
+          {"restarts", restarts_},
+          {"listeners", listeners_.size()},
+          {"measured_sample_rate", measured ? nlohmann::json(rate_.rate_hz()) : nlohmann::json()},
+          {"drift_ppm", measured ? nlohmann::json(rate_.drift_ppm()) : nlohmann::json()},
+          {"stats", stats}};
+}
+
+}  // namespace micstream::server

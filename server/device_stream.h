@@ -1,0 +1,78 @@
+// One device's stream as the server keeps it: it outlives the device's
+// connection, so listeners stay subscribed through a reconnect and the gap is
+// counted. It builds each audio frame's listener bytes once and fans them out.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "micstream/protocol.h"
+#include "micstream/rate_estimator.h"
+
+namespace micstream::server {
+
+class ListenerSession;
+struct Metrics;
+
+struct StreamParams {
+  Codec codec = Codec::pcm16;
+  std::uint8_t channels = 1;
+  std::uint32_t sample_rate = 0;
+  std::uint16_t samples_per_frame = 0;
+  std::string firmware;
+};
+
+class DeviceStream {
+ public:
+  explicit DeviceStream(std::string id) : id_(std::move(id)) {}
+
+  [[nodiscard]] const std::string& id() const { return id_; }
+  [[nodiscard]] bool online() const { return online_; }
+  [[nodiscard]] const StreamParams& params() const { return params_; }
+
+  /// A device link passed HELLO. A new sample rate or channel count starts
+  /// the stream over; the same ones continue it (gaps counted).
+  void connected(const proto::Hello& hello, std::string address, std::uint64_t now_us);
+  void disconnected();
+
+  /// One AUDIO frame, already validated; capture_server_us is its capture time
+  /// on the server's clock. Counts gaps, measures the rate, fans out.
+  void on_audio(const proto::Audio& audio, std::size_t frame_bytes, std::int64_t capture_server_us,
+                std::uint64_t arrival_us, Metrics& metrics);
+  void on_stats(const proto::Stats& stats, Metrics& metrics);
+
+  void add_listener(ListenerSession* listener);
+  void remove_listener(ListenerSession* listener);
+  [[nodiscard]] const std::vector<ListenerSession*>& listeners() const { return listeners_; }
+
+  /// The `stream` message's fields, and the /api/devices entry.
+  [[nodiscard]] nlohmann::json stream_json() const;
+  [[nodiscard]] nlohmann::json api_json() const;
+
+ private:
+  std::string id_;
+  bool online_ = false;
+  StreamParams params_;
+  std::string address_;
+  std::uint64_t connected_since_us_ = 0;
+  std::uint64_t connections_ = 0;
+
+  std::optional<std::uint64_t> expected_sample_;  // first sample of the next frame, if continuous
+  std::uint64_t frames_ = 0;
+  std::uint64_t bytes_ = 0;
+  std::uint64_t gaps_ = 0;
+  std::uint64_t lost_samples_ = 0;
+  std::uint64_t restarts_ = 0;  // sample index went backwards
+  RateEstimator rate_{16000};
+  std::optional<proto::Stats> last_stats_;
+  std::uint64_t last_stats_dropped_ = 0;
+
+  std::vector<ListenerSession*> listeners_;
+};
+
+}  // namespace micstream::server

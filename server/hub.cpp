@@ -1,0 +1,136 @@
+#include "hub.h"
+
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "device_session.h"
+#include "listener_protocol.h"
+#include "listener_session.h"
+#include "micstream/protocol.h"
+
+namespace micstream::server {
+
+Hub::~Hub() {
+  for (DeviceSession* device : device_sessions_) device->detach_from_hub();
+  for (ListenerSession* listener : listeners_) listener->detach_from_hub();
+}
+
+DeviceStream& Hub::stream(const std::string& id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) it = streams_.emplace(id, std::make_unique<DeviceStream>(id)).first;
+  return *it->second;
+}
+
+void Hub::device_connected(DeviceSession& session, DeviceStream& stream) {
+  auto [it, inserted] = sessions_.try_emplace(stream.id(), &session);
+  if (!inserted && it->second != &session) {
+    DeviceSession* old = it->second;
+    it->second = &session;
+    old->fail(Errc::replaced, "a newer connection of device " + stream.id() + " took over");
+  }
+  const auto waiting = std::move(waiting_for_first_);
+  waiting_for_first_.clear();
+  for (ListenerSession* listener : waiting) subscribe(*listener, stream.id());
+  stream_changed(stream);
+  broadcast_devices();
+}
+
+void Hub::device_disconnected(DeviceSession& session, DeviceStream& stream) {
+  const auto it = sessions_.find(stream.id());
+  if (it == sessions_.end() || it->second != &session) return;  // replaced: the stream lives on
+  sessions_.erase(it);
+  stream.disconnected();
+  stream_changed(stream);
+  broadcast_devices();
+}
+
+void Hub::add_listener(ListenerSession& listener) {
+  listeners_.insert(&listener);
+  ++metrics_.listener_connections;
+}
+
+void Hub::remove_listener(ListenerSession& listener) {
+  listeners_.erase(&listener);
+  waiting_for_first_.erase(&listener);
+  if (DeviceStream* stream = listener.stream()) {
+    stream->remove_listener(&listener);
+    listener.set_stream(nullptr);
+    // A stream only listeners ever asked for, with no listener left, is forgotten.
+    if (stream->listeners().empty() && !stream->online() && stream->params().sample_rate == 0) {
+      streams_.erase(stream->id());
+    }
+  }
+}
+
+void Hub::subscribe(ListenerSession& listener, const std::string& device_id) {
+  if (!device_id.empty() && !proto::is_valid_device_id(device_id)) {
+    listener.send_json({{"type", "error"}, {"message", "not a device id: " + device_id.substr(0, 40)}});
+    return;
+  }
+  if (DeviceStream* old = listener.stream()) old->remove_listener(&listener);
+  listener.set_stream(nullptr);
+  waiting_for_first_.erase(&listener);
+
+  DeviceStream* target = device_id.empty() ? first_online() : &stream(device_id);
+  if (target == nullptr) {
+    waiting_for_first_.insert(&listener);
+    listener.send_json({{"type", "stream"}, {"device", nullptr}, {"online", false}});
+    return;
+  }
+  target->add_listener(&listener);
+  listener.set_stream(target);
+  listener.send_json(target->stream_json());
+}
+
+void Hub::stream_changed(DeviceStream& stream) {
+  const auto frame = build_text_frame(stream.stream_json());
+  for (ListenerSession* listener : stream.listeners()) listener->send(frame);
+}
+
+DeviceStream* Hub::first_online() {
+  for (auto& [id, stream] : streams_) {
+    if (stream->online()) return stream.get();
+  }
+  return nullptr;
+}
+
+std::size_t Hub::devices_online() const { return sessions_.size(); }
+
+nlohmann::json Hub::devices_message() const {
+  nlohmann::json devices = nlohmann::json::array();
+  for (const auto& [id, stream] : streams_) {
+    if (stream->params().sample_rate == 0) continue;  // never connected
+    const StreamParams& p = stream->params();
+    devices.push_back({{"id", id},
+                       {"online", stream->online()},
+                       {"codec", codec_name(p.codec)},
+                       {"sample_rate", p.sample_rate},
+                       {"channels", p.channels},
+                       {"samples_per_frame", p.samples_per_frame},
+                       {"firmware", p.firmware}});
+  }
+  return {{"type", "devices"}, {"devices", devices}};
+}
+
+nlohmann::json Hub::api_devices() const {
+  nlohmann::json devices = nlohmann::json::array();
+  for (const auto& [id, stream] : streams_) {
+    if (stream->params().sample_rate != 0) devices.push_back(stream->api_json());
+  }
+  return devices;
+}
+
+void Hub::broadcast_devices() {
+  const auto frame = build_text_frame(devices_message());
+  for (ListenerSession* listener : listeners_) listener->send(frame);
+}
+
+void Hub::shut_down() {
+  const std::vector<DeviceSession*> devices(device_sessions_.begin(), device_sessions_.end());
+  for (DeviceSession* device : devices) device->fail(Errc::shutting_down, "server shutting down");
+  const std::vector<ListenerSession*> listeners(listeners_.begin(), listeners_.end());
+  for (ListenerSession* listener : listeners) listener->close(WsCloseCode::going_away, "server shutting down");
+}
+
+}  // namespace micstream::server

@@ -1,0 +1,77 @@
+// Every device stream and every listener, and who listens to whom. The server
+// runs on one thread, so the hub needs no lock; sessions register themselves
+// on start and remove themselves when they end.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include "device_stream.h"
+#include "metrics.h"
+#include "options.h"
+
+namespace micstream::server {
+
+class DeviceSession;
+class ListenerSession;
+
+class Hub {
+ public:
+  Hub(const Options& options, Metrics& metrics) : options_(options), metrics_(metrics) {}
+  /// Sessions still alive (their handlers wait in a stopped io_context) stop referring to the hub.
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  [[nodiscard]] const Options& options() const { return options_; }
+  [[nodiscard]] Metrics& metrics() { return metrics_; }
+
+  /// The stream of a device id, created on first use (a listener may wait for
+  /// a device that has not connected yet).
+  DeviceStream& stream(const std::string& id);
+
+  void add_device_session(DeviceSession& session) { device_sessions_.insert(&session); }
+  void remove_device_session(DeviceSession& session) { device_sessions_.erase(&session); }
+
+  /// A device link authenticated as stream.id(). An earlier link of the same
+  /// id is told it was replaced and closed: the newest connection wins.
+  void device_connected(DeviceSession& session, DeviceStream& stream);
+  void device_disconnected(DeviceSession& session, DeviceStream& stream);
+
+  void add_listener(ListenerSession& listener);
+  void remove_listener(ListenerSession& listener);
+  /// Subscribes to device_id, or to the only/first online device when empty
+  /// (waiting for one when none is online).
+  void subscribe(ListenerSession& listener, const std::string& device_id);
+
+  /// The stream's parameters changed (codec): its listeners are told.
+  void stream_changed(DeviceStream& stream);
+
+  [[nodiscard]] nlohmann::json devices_message() const;
+  [[nodiscard]] nlohmann::json api_devices() const;
+  [[nodiscard]] std::size_t devices_online() const;
+  [[nodiscard]] std::size_t devices_known() const { return streams_.size(); }
+  [[nodiscard]] std::size_t listener_count() const { return listeners_.size(); }
+
+  /// Tells every device and listener the server is stopping and closes them.
+  void shut_down();
+  [[nodiscard]] bool idle() const { return device_sessions_.empty() && listeners_.empty(); }
+
+ private:
+  void broadcast_devices();
+  [[nodiscard]] DeviceStream* first_online();
+
+  const Options& options_;
+  Metrics& metrics_;
+  std::map<std::string, std::unique_ptr<DeviceStream>, std::less<>> streams_;
+  std::unordered_set<DeviceSession*> device_sessions_;           // every link, authenticated or not
+  std::map<std::string, DeviceSession*, std::less<>> sessions_;  // the live link of each device id
+  std::unordered_set<ListenerSession*> listeners_;
+  std::unordered_set<ListenerSession*> waiting_for_first_;  // subscribed to "the first device", none online yet
+};
+
+}  // namespace micstream::server

@@ -1,0 +1,209 @@
+#include "listener_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include "clock.h"
+#include "device_stream.h"
+#include "hub.h"
+#include "listener_protocol.h"
+
+namespace micstream::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+constexpr std::size_t kMaxFramesPerWrite = 64;  // one gather write catches a lagging listener up
+}
+
+ListenerSession::ListenerSession(tcp::socket socket, Hub& hub, std::string leftover)
+    : socket_(std::move(socket)), hub_(hub), leftover_(std::move(leftover)),
+      caught_up_at_(std::chrono::steady_clock::now()) {
+  boost::system::error_code ec;
+  const auto endpoint = socket_.remote_endpoint(ec);
+  peer_ = ec ? std::string("unknown peer") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  socket_.set_option(tcp::no_delay(true), ec);
+}
+
+ListenerSession::~ListenerSession() { finish(); }
+
+void ListenerSession::start(const std::string& device_id) {
+  hub_.add_listener(*this);
+  spdlog::info("listener {} connected, subscribing to {}", peer_, device_id.empty() ? "the first device" : device_id);
+  send_json({{"type", "welcome"}, {"server", "micstream-server " MICSTREAM_VERSION}, {"server_time_us", now_unix_us()}});
+  send_json(hub_.devices_message());
+  hub_.subscribe(*this, device_id);
+  asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
+}
+
+void ListenerSession::deliver_audio(const std::shared_ptr<const std::string>& frame, std::uint32_t duration_us) {
+  if (closing_) return;
+  const Options& options = hub_.options();
+  if (writing_ && std::chrono::steady_clock::now() - caught_up_at_ > std::chrono::milliseconds(options.listener_stall_ms)) {
+    ++hub_.metrics().listener_disconnects_slow;
+    close(WsCloseCode::policy_violation, "listener too slow: behind for longer than the stall limit");
+    return;
+  }
+  queue_.push_back({frame, duration_us});
+  queued_audio_us_ += duration_us;
+  ++hub_.metrics().frames_out;
+  if (queued_audio_us_ > std::uint64_t{options.listener_queue_ms} * 1000) skip_to_live();
+  write_next();
+}
+
+// Drops every waiting audio frame but the newest: the listener jumps to live
+// instead of staying a queue's length behind.
+void ListenerSession::skip_to_live() {
+  std::size_t dropped = 0;
+  const auto newest = std::prev(queue_.end());
+  for (auto it = queue_.begin(); it != newest;) {
+    if (it->audio_us > 0) {
+      queued_audio_us_ -= it->audio_us;
+      it = queue_.erase(it);
+      ++dropped;
+    } else {
+      ++it;
+    }
+  }
+  if (dropped == 0) return;
+  skipped_total_ += dropped;
+  hub_.metrics().dropped_listener_skip += dropped;
+  spdlog::debug("listener {} fell behind: skipped {} frames to live ({} in all)", peer_, dropped, skipped_total_);
+  send_json({{"type", "skipped"}, {"frames", dropped}, {"total", skipped_total_}});
+}
+
+void ListenerSession::send(const std::shared_ptr<const std::string>& frame) {
+  if (closing_) return;
+  queue_.push_back({frame, 0});
+  write_next();
+}
+
+void ListenerSession::send_json(const nlohmann::json& json) { send(build_text_frame(json)); }
+
+void ListenerSession::write_next() {
+  if (writing_ || queue_.empty()) return;
+  in_flight_.clear();
+  gather_.clear();
+  while (!queue_.empty() && in_flight_.size() < kMaxFramesPerWrite) {
+    Queued& q = queue_.front();
+    queued_audio_us_ -= q.audio_us;
+    gather_.emplace_back(q.bytes->data(), q.bytes->size());
+    in_flight_.push_back(std::move(q));
+    queue_.pop_front();
+  }
+  writing_ = true;
+  asio::async_write(socket_, gather_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+    self->writing_ = false;
+    self->in_flight_.clear();
+    self->hub_.metrics().bytes_out += n;
+    if (ec) {
+      if (ec != asio::error::operation_aborted) spdlog::info("listener {} write failed: {}", self->peer_, ec.message());
+      self->closing_ = true;
+      boost::system::error_code ignored;
+      self->socket_.close(ignored);
+      return;
+    }
+    if (self->queue_.empty()) {
+      self->caught_up_at_ = std::chrono::steady_clock::now();
+      if (self->closing_) {
+        boost::system::error_code ignored;
+        self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+        self->socket_.close(ignored);
+        return;
+      }
+    }
+    self->write_next();
+  });
+}
+
+void ListenerSession::close(WsCloseCode code, std::string_view reason) {
+  if (closing_) return;
+  spdlog::info("listener {} closed by server: {} ({})", peer_, reason, static_cast<int>(code));
+  if (code == WsCloseCode::policy_violation) {
+    // Too slow to take even a close frame: cut it.
+    closing_ = true;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    return;
+  }
+  // Waiting audio is dropped; the close frame goes out after what is in flight.
+  std::erase_if(queue_, [](const Queued& q) { return q.audio_us > 0; });
+  queued_audio_us_ = 0;
+  queue_.push_back({std::make_shared<const std::string>(make_ws_close(code, reason)), 0});
+  closing_ = true;
+  write_next();
+}
+
+void ListenerSession::handle_text(std::string_view text) {
+  const auto received_us = now_unix_us();
+  const auto message = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const std::string type = message.is_object() ? message.value("type", std::string()) : std::string();
+  if (type == "subscribe") {
+    const auto device = message.find("device");
+    if (device == message.end() || device->is_null()) {
+      hub_.subscribe(*this, {});
+    } else if (device->is_string()) {
+      hub_.subscribe(*this, device->get<std::string>());
+    } else {
+      send_json({{"type", "error"}, {"message", "subscribe: device must be a string or null"}});
+    }
+  } else if (type == "ping") {
+    send_json({{"type", "pong"},
+               {"id", message.value("id", nlohmann::json())},
+               {"t0", message.value("t0", nlohmann::json())},
+               {"t1", received_us},
+               {"t2", now_unix_us()}});
+  } else {
+    send_json({{"type", "error"}, {"message", "unknown message; expected {\"type\": \"subscribe\"|\"ping\", ...}"}});
+  }
+}
+
+asio::awaitable<void> ListenerSession::read_loop() {
+  auto self = shared_from_this();
+  std::array<std::uint8_t, 4096> buffer{};
+  std::string pending = std::move(leftover_);
+  for (;;) {
+    std::span<const std::uint8_t> data(reinterpret_cast<const std::uint8_t*>(pending.data()), pending.size());
+    while (!data.empty() && !closing_) {
+      const auto step = reader_.feed(data);
+      data = data.subspan(step.consumed);
+      if (step.status == WsClientFrameReader::Status::error) {
+        spdlog::info("listener {} sent a bad WebSocket frame: {}", peer_, reader_.error());
+        close(reader_.error_close_code(), reader_.error());
+      } else if (step.status == WsClientFrameReader::Status::frame) {
+        switch (reader_.opcode()) {
+          case WsOpcode::text: handle_text(reader_.payload()); break;
+          case WsOpcode::ping: send(std::make_shared<const std::string>(make_ws_frame(WsOpcode::pong, reader_.payload()))); break;
+          case WsOpcode::close: close(WsCloseCode::normal, "closed by the listener"); break;
+          case WsOpcode::binary: close(WsCloseCode::unsupported_data, "binary messages are not accepted"); break;
+          default: break;  // pong
+        }
+      }
+    }
+    if (closing_) break;
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec != asio::error::eof && ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
+        spdlog::info("listener {} read failed: {}", peer_, ec.message());
+      }
+      break;
+    }
+    pending.assign(reinterpret_cast<const char*>(buffer.data()), n);
+  }
+  // Stay until the close frame is out (write_next closes the socket then).
+  if (!writing_) {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
+  spdlog::info("listener {} disconnected after skipping {} frames", peer_, skipped_total_);
+  finish();
+}
+
+void ListenerSession::finish() {
+  if (finished_) return;
+  finished_ = true;
+  closing_ = true;
+  hub_.remove_listener(*this);
+}
+
+}  // namespace micstream::server

@@ -1,0 +1,80 @@
+// One browser listening over the WebSocket. Audio frames arrive as shared,
+// read-only buffers and wait in a queue bounded in audio time: when it would
+// overflow, the oldest waiting frames are dropped (the one being written is
+// never touched), counted, and the listener is told it skipped to live. A
+// listener that does not catch up within the stall limit is disconnected.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <nlohmann/json.hpp>
+
+#include "websocket_frame.h"
+
+namespace micstream::server {
+
+class Hub;
+class DeviceStream;
+
+class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
+ public:
+  /// socket: upgraded already; leftover: bytes read past the HTTP request.
+  ListenerSession(boost::asio::ip::tcp::socket socket, Hub& hub, std::string leftover);
+  ~ListenerSession();
+
+  /// Registers with the hub, subscribes (empty id: the first device), starts reading and writing.
+  void start(const std::string& device_id);
+
+  /// Queues one audio frame shared with the device's other listeners.
+  void deliver_audio(const std::shared_ptr<const std::string>& frame, std::uint32_t duration_us);
+  /// Queues a text message; never dropped.
+  void send(const std::shared_ptr<const std::string>& frame);
+  void send_json(const nlohmann::json& json);
+
+  /// Sends a close frame (when the socket can take it) and ends the session.
+  void close(WsCloseCode code, std::string_view reason);
+
+  /// The hub is going away first: do not unregister from it later.
+  void detach_from_hub() { finished_ = true; }
+
+  [[nodiscard]] DeviceStream* stream() const { return stream_; }
+  void set_stream(DeviceStream* stream) { stream_ = stream; }
+  [[nodiscard]] const std::string& peer() const { return peer_; }
+
+ private:
+  struct Queued {
+    std::shared_ptr<const std::string> bytes;
+    std::uint32_t audio_us;  // 0 for text and control frames, which are never dropped
+  };
+
+  boost::asio::awaitable<void> read_loop();
+  void write_next();
+  void skip_to_live();
+  void handle_text(std::string_view text);
+  void finish();
+
+  boost::asio::ip::tcp::socket socket_;
+  Hub& hub_;
+  std::string peer_;
+  std::string leftover_;
+  WsClientFrameReader reader_;
+  DeviceStream* stream_ = nullptr;
+
+  std::deque<Queued> queue_;
+  std::uint64_t queued_audio_us_ = 0;
+  std::vector<Queued> in_flight_;
+  std::vector<boost::asio::const_buffer> gather_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  std::chrono::steady_clock::time_point caught_up_at_;
+  std::uint64_t skipped_total_ = 0;
+};
+
+}  // namespace micstream::server

@@ -1,0 +1,109 @@
+// micstream-server: relays every device's audio stream to any number of
+// browsers. See docs/protocol.md for both protocols and README.md for use.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "options.h"
+#include "server.h"
+
+namespace fs = std::filesystem;
+using namespace micstream::server;
+
+namespace {
+
+// The page ships next to the binary: in the build tree (build/<dir>/server/)
+// it is the repository's web/, once installed it is ../share/micstream/web.
+fs::path default_web_root() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  for (const fs::path& candidate : {exe.parent_path() / "../../../web", exe.parent_path() / "../share/micstream/web"}) {
+    if (fs::exists(candidate / "index.html", ec)) return fs::weakly_canonical(candidate, ec);
+  }
+  return {};
+}
+
+void write_ports_file(const fs::path& file, std::uint16_t http, std::uint16_t ingest) {
+  const fs::path temporary = file.string() + ".tmp";
+  std::ofstream(temporary) << nlohmann::json{{"http", http}, {"ingest", ingest}}.dump() << '\n';
+  fs::rename(temporary, file);  // atomic: a reader never sees half a file
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  CLI::App app{"micstream-server: relays ESP32 microphone streams to browsers.\n"
+               "Devices connect to the ingest port (link protocol v1); browsers open http://<host>:<http-port>/."};
+  app.set_config("--config", "", "TOML file with any of these options as keys, e.g. http-port = 2000");
+  app.add_option("--bind", options.bind, "Address to listen on")->capture_default_str();
+  app.add_option("--http-port", options.http_port, "Port for the page, the REST API, /metrics and /ws (0: any free port)")
+      ->capture_default_str();
+  app.add_option("--ingest-port", options.ingest_port, "Port devices stream to (0: any free port)")->capture_default_str();
+  app.add_option("--web-root", options.web_root, "Folder of the page (default: web/ next to the binary)");
+  app.add_option("--secrets", options.secrets_file, "TOML file of device secrets: [devices] id = \"secret\"")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--allow-unknown-devices", options.allow_unknown_devices,
+               "Accept devices that have no secret in --secrets, without proof (for demos)");
+  app.add_option("--listener-queue-ms", options.listener_queue_ms,
+                 "Audio a listener may have waiting before it skips to live")
+      ->capture_default_str()
+      ->check(CLI::Range(20, 10000));
+  app.add_option("--listener-stall-ms", options.listener_stall_ms,
+                 "A listener that does not catch up for this long is disconnected")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
+  app.add_option("--hello-timeout-ms", options.hello_timeout_ms, "Time a device has to send HELLO")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
+  app.add_option("--device-idle-timeout-ms", options.device_idle_timeout_ms,
+                 "A device link with no frame for this long is closed")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
+  app.add_option("--ports-file", options.ports_file,
+                 "Write the ports actually listened on as JSON {\"http\": N, \"ingest\": M} (for tests and scripts)");
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  spdlog::flush_on(spdlog::level::info);
+
+  try {
+    if (options.web_root.empty()) options.web_root = default_web_root();
+    if (options.web_root.empty()) {
+      spdlog::warn("no web root found next to the binary; the page is not served (set --web-root)");
+    } else if (!fs::is_directory(options.web_root)) {
+      throw std::runtime_error("--web-root " + options.web_root.string() + " is not a directory");
+    }
+    Secrets secrets = options.secrets_file.empty() ? Secrets() : Secrets::load(options.secrets_file);
+    if (secrets.size() == 0 && !options.allow_unknown_devices) {
+      spdlog::warn("no device secrets (--secrets) and --allow-unknown-devices not set: every device will be refused");
+    }
+
+    boost::asio::io_context io;
+    Server server(io, options, std::move(secrets));
+    server.start();
+    spdlog::info("micstream-server {} listening: devices on {}:{}, browsers on http://{}:{}/ (web root {})",
+                 MICSTREAM_VERSION, options.bind, server.ingest_port(),
+                 options.bind == "0.0.0.0" ? "localhost" : options.bind, server.http_port(),
+                 options.web_root.empty() ? "none" : options.web_root.string());
+    if (!options.ports_file.empty()) write_ports_file(options.ports_file, server.http_port(), server.ingest_port());
+    io.run();
+    spdlog::info("stopped");
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}

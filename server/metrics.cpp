@@ -1,0 +1,37 @@
+#include "metrics.h"
+
+#include <sstream>
+
+namespace micstream::server {
+
+namespace {
+void metric(std::ostringstream& out, const char* name, const char* type, const char* help, std::uint64_t value) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n' << name << ' ' << value << '\n';
+}
+}  // namespace
+
+std::string Metrics::render(std::size_t devices_online, std::size_t devices_known, std::size_t listeners) const {
+  std::ostringstream out;
+  metric(out, "micstream_devices", "gauge", "Devices connected now.", devices_online);
+  metric(out, "micstream_devices_known", "gauge", "Devices seen since start, connected or not.", devices_known);
+  metric(out, "micstream_listeners", "gauge", "WebSocket listeners connected now.", listeners);
+  metric(out, "micstream_device_connections_total", "counter", "Device links accepted.", device_connections);
+  metric(out, "micstream_listener_connections_total", "counter", "Listener WebSockets accepted.", listener_connections);
+  metric(out, "micstream_frames_in_total", "counter", "Audio frames received from devices.", frames_in);
+  metric(out, "micstream_frames_out_total", "counter", "Audio frames queued to listeners.", frames_out);
+  metric(out, "micstream_bytes_in_total", "counter", "Bytes received on device links.", bytes_in);
+  metric(out, "micstream_bytes_out_total", "counter", "Bytes written to listeners.", bytes_out);
+  metric(out, "micstream_parse_errors_total", "counter", "Device links closed for malformed frames.", parse_errors);
+  metric(out, "micstream_auth_failures_total", "counter", "Device links refused: wrong proof or unknown id.",
+         auth_failures);
+  metric(out, "micstream_listener_slow_disconnects_total", "counter", "Listeners disconnected for staying behind.",
+         listener_disconnects_slow);
+  out << "# HELP micstream_dropped_frames_total Audio frames lost, by cause.\n"
+      << "# TYPE micstream_dropped_frames_total counter\n"
+      << "micstream_dropped_frames_total{cause=\"listener_skip\"} " << dropped_listener_skip << '\n'
+      << "micstream_dropped_frames_total{cause=\"device_gap\"} " << dropped_device_gap << '\n'
+      << "micstream_dropped_frames_total{cause=\"device_queue\"} " << dropped_device_queue << '\n';
+  return out.str();
+}
+
+}  // namespace micstream::server

@@ -1,0 +1,26 @@
+// What the operator can set: command-line flags, or the same keys in a TOML
+// file given with --config (see main.cpp, where each is documented).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace micstream::server {
+
+struct Options {
+  std::string bind = "0.0.0.0";
+  std::uint16_t http_port = 2000;
+  std::uint16_t ingest_port = 2001;
+  std::filesystem::path web_root;
+  std::filesystem::path secrets_file;
+  bool allow_unknown_devices = false;
+  std::uint32_t listener_queue_ms = 200;
+  std::uint32_t listener_stall_ms = 5000;
+  std::uint32_t hello_timeout_ms = 5000;
+  std::uint32_t device_idle_timeout_ms = 10000;
+  std::filesystem::path ports_file;
+  std::string log_level = "info";
+};
+
+}  // namespace micstream::server

@@ -1,0 +1,44 @@
+// The server: the two listening ports, the hub, and a clean stop on SIGINT or
+// SIGTERM (devices get ERROR shutting_down, listeners a close frame).
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include "hub.h"
+#include "metrics.h"
+#include "options.h"
+#include "secrets.h"
+
+namespace micstream::server {
+
+class Server {
+ public:
+  /// Binds both ports (throws std::system_error naming the address when it cannot).
+  Server(boost::asio::io_context& io, const Options& options, Secrets secrets);
+
+  [[nodiscard]] std::uint16_t http_port() const { return http_acceptor_.local_endpoint().port(); }
+  [[nodiscard]] std::uint16_t ingest_port() const { return ingest_acceptor_.local_endpoint().port(); }
+
+  /// Starts accepting; returns at once (the io_context runs everything).
+  void start();
+  /// Stops accepting and closes every session.
+  void stop();
+
+ private:
+  boost::asio::awaitable<void> accept_devices();
+  boost::asio::awaitable<void> accept_http();
+  boost::asio::awaitable<void> drain();
+
+  boost::asio::io_context& io_;
+  const Options& options_;
+  Secrets secrets_;
+  Metrics metrics_;
+  Hub hub_;
+  boost::asio::ip::tcp::acceptor ingest_acceptor_;
+  boost::asio::ip::tcp::acceptor http_acceptor_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer stop_timer_;
+  bool stopping_ = false;
+};
+
+}  // namespace micstream::server
