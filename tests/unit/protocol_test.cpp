@@ -256,6 +256,7 @@ TEST(Protocol, EveryErrorCodeHasItsOwnMessage) {
                  Errc::timeout, Errc::shutting_down, Errc::replaced, Errc::crypto_failure}) {
     EXPECT_TRUE(is_known_errc(static_cast<std::uint16_t>(e)));
     EXPECT_STRNE(error_message(e), error_message(static_cast<Errc>(0xFFFF)));
+    EXPECT_STRNE(error_name(e), error_name(static_cast<Errc>(0xFFFF)));
   }
   EXPECT_FALSE(is_known_errc(17));
 }
