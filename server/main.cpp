@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   CLI::App app{"micstream-server: relays ESP32 microphone streams to browsers.\n"
                "Devices connect to the ingest port (link protocol v1); browsers open http://<host>:<http-port>/."};
   app.set_config("--config", "", "TOML file with any of these options as keys, e.g. http-port = 2000");
+  app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key is an error, not ignored
   app.add_option("--bind", options.bind, "Address to listen on")->capture_default_str();
   app.add_option("--http-port", options.http_port, "Port for the page, the REST API, /metrics and /ws (0: any free port)")
       ->capture_default_str();
