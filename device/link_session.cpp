@@ -1,5 +1,6 @@
 #include "link_session.h"
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -115,7 +116,7 @@ void LinkSession::on_time() {
 void LinkSession::on_poll(short revents) {
   if (revents == 0) return;
   if (state_ == State::connecting) {
-    if ((revents & (POLLOUT | POLLERR | POLLHUP)) != 0) on_writable();
+    if ((revents & (POLLOUT | POLLERR | POLLHUP)) != 0) finish_connect();
     return;
   }
   if (state_ != State::awaiting_welcome && state_ != State::streaming) return;
@@ -167,12 +168,11 @@ bool LinkSession::resolve(std::string& error) {
     return false;
   }
   addresses_.clear();
-  address_sizes_.clear();
   for (const addrinfo* a = list; a != nullptr; a = a->ai_next) {
-    sockaddr_storage storage{};
-    std::memcpy(&storage, a->ai_addr, a->ai_addrlen);
-    addresses_.push_back(storage);
-    address_sizes_.push_back(a->ai_addrlen);
+    Address address{};
+    std::memcpy(&address.storage, a->ai_addr, a->ai_addrlen);
+    address.size = a->ai_addrlen;
+    addresses_.push_back(address);
   }
   ::freeaddrinfo(list);
   next_address_ = 0;
@@ -184,10 +184,8 @@ bool LinkSession::resolve(std::string& error) {
 // the server listens on 127.0.0.1 only). False when none is left.
 bool LinkSession::connect_next_address(std::string& error) {
   while (next_address_ < addresses_.size()) {
-    const auto& address = addresses_[next_address_];
-    const socklen_t size = address_sizes_[next_address_];
-    ++next_address_;
-    const int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    const Address& address = addresses_[next_address_++];
+    const int fd = ::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0) {
       last_connect_error_ = errno_text(errno);
       continue;
@@ -195,12 +193,17 @@ bool LinkSession::connect_next_address(std::string& error) {
     // Frames are small and due every few ms; Nagle would hold them back.
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (options_.socket_send_buffer_bytes > 0) {
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options_.socket_send_buffer_bytes,
+                   sizeof options_.socket_send_buffer_bytes);
+    }
     fd_ = fd;
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), size) == 0) {
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.size) == 0) {
       on_connected();
       return true;
     }
-    if (errno == EINPROGRESS) {
+    // EINTR: a signal interrupted the call, but the connection goes on in the background.
+    if (errno == EINPROGRESS || errno == EINTR) {
       state_ = State::connecting;
       deadline_us_ = clock_.now_us() + options_.connect_timeout_us;
       return true;
@@ -212,7 +215,7 @@ bool LinkSession::connect_next_address(std::string& error) {
   return false;
 }
 
-void LinkSession::on_writable() {
+void LinkSession::finish_connect() {
   int error = 0;
   socklen_t size = sizeof error;
   if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
@@ -264,10 +267,9 @@ void LinkSession::on_readable() {
         return;
       }
       if (step.status == proto::FrameParser::Status::frame) {
-        const int fd = fd_;
         handle_frame(parser_.frame());
         // The frame may have ended this link (ERROR, a bad field); its remaining bytes are moot.
-        if (fd_ != fd || fd_ < 0) return;
+        if (fd_ < 0) return;
       }
     }
   }
@@ -313,21 +315,26 @@ void LinkSession::handle_welcome(const proto::FrameView& frame) {
   (void)hello.device_id.assign(options_.device_id);
   (void)hello.firmware_version.assign(options_.firmware_version);
   if (const Errc e = compute_proof(options_.secret, welcome.nonce, options_.device_id, hello.proof); e != Errc::ok) {
-    protocol_violation(e, std::string("cannot compute the HELLO proof: ") + error_message(e));
+    // Only crypto_failure is the server's business; a bad id or secret is
+    // ours and check_options() keeps it from getting this far.
+    if (e == Errc::crypto_failure) {
+      protocol_violation(e, "cannot compute the HELLO proof");
+    } else {
+      fail(std::string("cannot compute the HELLO proof: ") + error_message(e), spdlog::level::err);
+    }
     return;
   }
-  if (!send_control(hello)) {
-    protocol_violation(Errc::buffer_too_small, "HELLO did not fit the send buffer");
+  if (!send_control(hello)) {  // cannot happen: the buffer is empty after connecting
+    fail("cannot queue HELLO", spdlog::level::err);
     return;
   }
   state_ = State::streaming;
   hello_format_ = format;
   const std::uint64_t now = clock_.now_us();
   pings_this_link_ = 0;
-  next_ping_us_ = now;  // the first PING goes out with HELLO
   next_stats_us_ = now + options_.stats_interval_us;
   log_->debug("sent HELLO to {}", server_);
-  send_ping();
+  send_ping();  // the first PING goes out right behind HELLO
 }
 
 void LinkSession::handle_pong(const proto::FrameView& frame) {
@@ -341,8 +348,8 @@ void LinkSession::handle_pong(const proto::FrameView& frame) {
     log_->debug("PONG {} has inconsistent times; ignored", pong.id);
   }
   if (!accepted_) {
-    // The server answers PING only once it accepted HELLO: only now is the
-    // device connected (and a link that fails authentication no reconnect).
+    // The server answers PING only once it accepted HELLO, so only now is
+    // the device connected: a link the server refuses is no reconnect.
     accepted_ = true;
     ++connections_;
     const StreamFormat& f = hello_format_;
@@ -404,7 +411,8 @@ void LinkSession::send_ping() {
   ping.id = next_ping_id_++;
   ping.device_time_us = now;
   ping.clock_offset_us = clock_sync_.offset_us();
-  ping.rtt_us = clock_sync_.has_estimate() ? clock_sync_.rtt_us() : proto::kRttUnknown;
+  // 0 means "no estimate" on the wire, so a real one measured as 0 µs goes as 1.
+  ping.rtt_us = clock_sync_.has_estimate() ? std::max<std::uint32_t>(clock_sync_.rtt_us(), 1) : proto::kRttUnknown;
   if (!send_control(ping)) log_->debug("send buffer full: PING {} skipped", ping.id);
   ++pings_this_link_;
   next_ping_us_ = now + (pings_this_link_ < options_.initial_pings ? options_.initial_ping_interval_us

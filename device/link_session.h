@@ -9,7 +9,6 @@
 // commit_audio(), and the link only says whether there is room.
 #pragma once
 
-#include <netdb.h>
 #include <sys/socket.h>
 
 #include <spdlog/common.h>
@@ -54,6 +53,9 @@ struct LinkOptions {
   std::size_t send_buffer_bytes = 2 * proto::kMaxFrameSize;
   /// Kept free of AUDIO so that PING and STATS still fit when audio backs up.
   std::size_t control_reserve_bytes = 256;
+  /// SO_SNDBUF for the socket; 0 leaves the kernel's (self-tuning) default.
+  /// A small one makes a slow link show up as drops within seconds.
+  int socket_send_buffer_bytes = 0;
 
   std::uint64_t connect_timeout_us = 5 * kUsPerSecond;
   std::uint64_t welcome_timeout_us = 5 * kUsPerSecond;
@@ -121,7 +123,7 @@ class LinkSession {
   bool connect_next_address(std::string& error);
   void on_connected();
   void on_readable();
-  void on_writable();
+  void finish_connect();
   void handle_frame(const proto::FrameView& frame);
   void handle_welcome(const proto::FrameView& frame);
   void handle_pong(const proto::FrameView& frame);
@@ -146,8 +148,11 @@ class LinkSession {
 
   State state_ = State::idle;
   int fd_ = -1;
-  std::vector<sockaddr_storage> addresses_;
-  std::vector<socklen_t> address_sizes_;
+  struct Address {
+    sockaddr_storage storage;
+    socklen_t size;
+  };
+  std::vector<Address> addresses_;
   std::size_t next_address_ = 0;
   std::string last_connect_error_;
   std::uint64_t deadline_us_ = 0;  // connect / welcome timeout, or the end of the backoff wait

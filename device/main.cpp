@@ -18,7 +18,6 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "virtual_device.h"
@@ -124,7 +123,7 @@ int main(int argc, char** argv) {
   app.add_option("--tone", tone_hz, "tone frequency, Hz")->capture_default_str();
   app.add_option("--level-dbfs", level_dbfs, "tone peak level, dBFS")->capture_default_str();
   app.add_option("--duration", duration_s, "seconds to run, 0 for ever")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "log every connection step");
   CLI11_PARSE(app, argc, argv);

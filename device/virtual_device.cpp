@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -231,7 +230,7 @@ bool VirtualDevice::run(int stop_fd, std::uint64_t duration_us) {
       break;
     }
     if (fds[0].revents != 0) {
-      log_->info("stopping");
+      log_->info("asked to stop");
       break;
     }
     if (fds[1].fd >= 0) on_poll(fds[1].revents);

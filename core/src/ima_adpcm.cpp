@@ -14,7 +14,23 @@ constexpr std::int16_t kStepTable[kMaxStepIndex + 1] = {
     2272,  2499,  2749,  3024,  3327,  3660,  4026,  4428,  4871,  5358,  5894,  6484,  7132,  7845,  8630,
     9493,  10442, 11487, 12635, 13899, 15289, 16818, 18500, 20350, 22385, 24623, 27086, 29794, 32767};
 
-constexpr std::int8_t kIndexAdjust[16] = {-1, -1, -1, -1, 2, 4, 6, 8, -1, -1, -1, -1, 2, 4, 6, 8};
+// The step index after each 3-bit magnitude, clamped to 0..88: one table
+// lookup instead of an add and two compares per sample.
+struct NextIndexTable {
+  std::uint8_t next[kMaxStepIndex + 1][8];
+};
+constexpr NextIndexTable make_next_index_table() {
+  constexpr int kAdjust[8] = {-1, -1, -1, -1, 2, 4, 6, 8};
+  NextIndexTable t{};
+  for (int i = 0; i <= kMaxStepIndex; ++i) {
+    for (int m = 0; m < 8; ++m) {
+      const int v = i + kAdjust[m];
+      t.next[i][m] = static_cast<std::uint8_t>(v < 0 ? 0 : (v > kMaxStepIndex ? kMaxStepIndex : v));
+    }
+  }
+  return t;
+}
+constexpr NextIndexTable kNextIndex = make_next_index_table();
 
 constexpr std::size_t kSamplesPerGroup = 8;  // 8 nibbles = 4 bytes a channel
 constexpr std::size_t kBytesPerGroup = 4;
@@ -24,7 +40,11 @@ struct ChannelState {
   int index;
 };
 
-inline int clamp(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+inline int clamp16(int v) {
+  // One unsigned compare for the common in-range case.
+  if (static_cast<unsigned>(v + 32768) > 65535u) v = v < 0 ? -32768 : 32767;
+  return v;
+}
 
 // Applies one 4-bit code exactly as the IMA reference decoder does (shifts, not
 // a multiply), so every decoder that follows the reference is bit-exact.
@@ -34,30 +54,36 @@ inline void apply_code(ChannelState& s, int code) {
   if (code & 4) diff += step;
   if (code & 2) diff += step >> 1;
   if (code & 1) diff += step >> 2;
-  s.predictor = clamp((code & 8) ? s.predictor - diff : s.predictor + diff, -32768, 32767);
-  s.index = clamp(s.index + kIndexAdjust[code], 0, kMaxStepIndex);
+  s.predictor = clamp16((code & 8) ? s.predictor - diff : s.predictor + diff);
+  s.index = kNextIndex.next[s.index][code & 7];
 }
 
+// Quantises one sample and, in the same pass, adds up the difference the
+// decoder will reconstruct (the same truncated shifts as apply_code).
 inline int encode_sample(ChannelState& s, int sample) {
+  const int step = kStepTable[s.index];
   int diff = sample - s.predictor;
-  int code = 0;
-  if (diff < 0) {
-    code = 8;
-    diff = -diff;
-  }
-  int step = kStepTable[s.index];
+  const int sign = diff < 0 ? 8 : 0;
+  if (sign) diff = -diff;
+  int code = sign;
+  int reconstructed = step >> 3;
   if (diff >= step) {
     code |= 4;
     diff -= step;
+    reconstructed += step;
   }
-  step >>= 1;
-  if (diff >= step) {
+  if (diff >= (step >> 1)) {
     code |= 2;
-    diff -= step;
+    diff -= step >> 1;
+    reconstructed += step >> 1;
   }
-  step >>= 1;
-  if (diff >= step) code |= 1;
-  apply_code(s, code);
+  if (diff >= (step >> 2)) {
+    code |= 1;
+    reconstructed += step >> 2;
+  }
+  if (sign) reconstructed = -reconstructed;
+  s.predictor = clamp16(s.predictor + reconstructed);
+  s.index = kNextIndex.next[s.index][code & 7];
   return code;
 }
 
@@ -93,7 +119,7 @@ Result<std::size_t> encode_block(std::span<const std::int16_t> interleaved, unsi
   ChannelState state[kMaxChannels];
   for (unsigned c = 0; c < channels; ++c) {
     const int first = interleaved[c];
-    state[c] = {first, clamp(step_index[c], 0, kMaxStepIndex)};
+    state[c] = {first, step_index[c] > kMaxStepIndex ? kMaxStepIndex : step_index[c]};
     std::uint8_t* h = &out[c * kHeaderBytesPerChannel];
     h[0] = static_cast<std::uint8_t>(first & 0xFF);
     h[1] = static_cast<std::uint8_t>((first >> 8) & 0xFF);
@@ -102,20 +128,37 @@ Result<std::size_t> encode_block(std::span<const std::int16_t> interleaved, unsi
   }
 
   std::uint8_t* p = &out[channels * kHeaderBytesPerChannel];
-  const std::size_t group_count = groups(n);
-  for (std::size_t g = 0; g < group_count; ++g) {
-    const std::size_t first_sample = 1 + g * kSamplesPerGroup;
-    for (unsigned c = 0; c < channels; ++c) {
-      for (std::size_t b = 0; b < kBytesPerGroup; ++b) {
-        int byte = 0;
-        for (std::size_t half = 0; half < 2; ++half) {
-          const std::size_t i = first_sample + 2 * b + half;
-          if (i < n) byte |= encode_sample(state[c], interleaved[i * channels + c]) << (4 * half);
+  std::uint8_t* const end = out.data() + size;
+  if (channels == 1) {
+    // Mono nibbles are simply consecutive: two samples a byte, no group bookkeeping.
+    // A local copy stays in registers: stores through p (bytes) may alias anything else.
+    ChannelState mono = state[0];
+    const std::int16_t* x = interleaved.data();
+    std::size_t i = 1;
+    for (; i + 1 < n; i += 2) {
+      const int low = encode_sample(mono, x[i]);
+      const int high = encode_sample(mono, x[i + 1]);
+      *p++ = static_cast<std::uint8_t>(low | (high << 4));
+    }
+    if (i < n) *p++ = static_cast<std::uint8_t>(encode_sample(mono, x[i]));
+    state[0] = mono;
+  } else {
+    const std::size_t group_count = groups(n);
+    for (std::size_t g = 0; g < group_count; ++g) {
+      const std::size_t first_sample = 1 + g * kSamplesPerGroup;
+      for (unsigned c = 0; c < channels; ++c) {
+        for (std::size_t b = 0; b < kBytesPerGroup; ++b) {
+          int byte = 0;
+          for (std::size_t half = 0; half < 2; ++half) {
+            const std::size_t i = first_sample + 2 * b + half;
+            if (i < n) byte |= encode_sample(state[c], interleaved[i * channels + c]) << (4 * half);
+          }
+          *p++ = static_cast<std::uint8_t>(byte);
         }
-        *p++ = static_cast<std::uint8_t>(byte);
       }
     }
   }
+  while (p < end) *p++ = 0;  // padding nibbles
   for (unsigned c = 0; c < channels; ++c) step_index[c] = static_cast<std::uint8_t>(state[c].index);
   return size;
 }

@@ -330,8 +330,10 @@ Errc decode(std::span<const std::uint8_t> payload, Config& m) {
   if (Errc e = finish(r); e != Errc::ok) return e;
   if (flags & ~(kConfigHasGain | kConfigHasCodec)) return Errc::invalid_value;
   m.has_gain = flags & kConfigHasGain;
-  m.gain_cdb = m.has_gain ? gain : 0;
   m.has_codec = flags & kConfigHasCodec;
+  // An absent field is zero on the wire: one frame, one meaning.
+  if ((!m.has_gain && gain != 0) || (!m.has_codec && codec != 0)) return Errc::invalid_value;
+  m.gain_cdb = gain;
   if (m.has_codec && !is_valid_codec(codec)) return Errc::invalid_codec;
   m.codec = m.has_codec ? static_cast<Codec>(codec) : Codec::pcm16;
   return validate(m);

@@ -227,6 +227,8 @@ TEST(Protocol, DecodersReportFieldErrors) {
   EXPECT_EQ(decode(test::from_hex("04 00 00 00"), c), Errc::invalid_value);  // unknown flag bit
   EXPECT_EQ(decode(test::from_hex("02 00 00 09"), c), Errc::invalid_codec);
   EXPECT_EQ(decode(test::from_hex("01 a1 0f 00"), c), Errc::invalid_value);  // +40.01 dB
+  EXPECT_EQ(decode(test::from_hex("00 01 00 00"), c), Errc::invalid_value);  // gain bytes without the gain flag
+  EXPECT_EQ(decode(test::from_hex("00 00 00 02"), c), Errc::invalid_value);  // codec byte without the codec flag
 
   ErrorMessage e;
   EXPECT_EQ(decode(test::from_hex("20 00 02 41"), e), Errc::truncated_field);
