@@ -63,9 +63,9 @@ inline void apply_code(ChannelState& s, int code) {
 inline int encode_sample(ChannelState& s, int sample) {
   const int step = kStepTable[s.index];
   int diff = sample - s.predictor;
-  const int sign = diff < 0 ? 8 : 0;
-  if (sign) diff = -diff;
-  int code = sign;
+  const int negative = diff >> 31;  // all ones when diff < 0 (arithmetic shift)
+  diff = (diff ^ negative) - negative;
+  int code = negative & 8;
   int reconstructed = step >> 3;
   if (diff >= step) {
     code |= 4;
@@ -81,8 +81,7 @@ inline int encode_sample(ChannelState& s, int sample) {
     code |= 1;
     reconstructed += step >> 2;
   }
-  if (sign) reconstructed = -reconstructed;
-  s.predictor = clamp16(s.predictor + reconstructed);
+  s.predictor = clamp16(s.predictor + ((reconstructed ^ negative) - negative));
   s.index = kNextIndex.next[s.index][code & 7];
   return code;
 }
