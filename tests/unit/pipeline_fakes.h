@@ -1,0 +1,169 @@
+// Test doubles for the pipeline's ports: a clock that only moves when told
+// (or when a task "sleeps"), and an in-memory server that speaks the link
+// protocol through the project's own parser and can refuse, cut and stall.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "micstream/codec.h"
+#include "micstream/frame_parser.h"
+#include "micstream/pipeline/ports.h"
+#include "micstream/protocol.h"
+
+namespace micstream::test {
+
+class FakeClock : public pipeline::Clock {
+ public:
+  std::uint64_t now = 1000000;
+  std::uint64_t now_us() override { return now; }
+  void sleep_ms(std::uint32_t ms) override { now += std::uint64_t{ms} * 1000; }
+};
+
+class NoMutex : public pipeline::Mutex {
+ public:
+  void lock() override {}
+  void unlock() override {}
+};
+
+class FakeSignal : public pipeline::Signal {
+ public:
+  explicit FakeSignal(FakeClock& clock) : clock_(clock) {}
+  void notify() override { notified_ = true; }
+  void wait_ms(std::uint32_t ms) override {
+    if (!notified_) clock_.sleep_ms(ms);
+    notified_ = false;
+  }
+
+ private:
+  FakeClock& clock_;
+  bool notified_ = false;
+};
+
+class FixedRandom : public pipeline::Random {
+ public:
+  std::uint32_t next() override { return 0; }  // no jitter: delays are exactly the policy's
+};
+
+struct ReceivedAudio {
+  proto::AudioHeader header;
+  std::vector<std::uint8_t> payload;
+};
+
+/// The server end of the link, in memory.
+class FakeServer : public pipeline::Transport {
+ public:
+  // What the test can make the link do.
+  bool refuse_connections = false;
+  bool cut_on_next_send = false;  // the connection dies mid-stream
+  std::deque<std::vector<std::uint8_t>> to_device;  // frames queued for the device
+
+  // What the server saw.
+  std::vector<proto::Hello> hellos;
+  std::vector<ReceivedAudio> audio;
+  std::vector<proto::Stats> stats;
+  std::vector<std::uint64_t> connect_times_us;
+  int pings = 0;
+  int connections = 0;
+
+  explicit FakeServer(FakeClock& clock) : clock_(clock) {}
+
+  Status connect(std::uint32_t) override {
+    connect_times_us.push_back(clock_.now);
+    if (refuse_connections) {
+      error_ = "connection refused";
+      return Status::failed;
+    }
+    ++connections;
+    open_ = true;
+    parser_.reset();
+    proto::Welcome welcome;
+    for (std::size_t i = 0; i < proto::kNonceSize; ++i) welcome.nonce[i] = static_cast<std::uint8_t>(connections + i);
+    queue_frame(welcome);
+    return Status::ok;
+  }
+
+  Status send(std::span<const std::uint8_t> bytes, std::uint32_t) override {
+    if (!open_) return Status::failed;
+    if (cut_on_next_send) {
+      cut_on_next_send = false;
+      open_ = false;
+      error_ = "connection reset by peer";
+      return Status::failed;
+    }
+    std::span<const std::uint8_t> rest = bytes;
+    while (!rest.empty()) {
+      const auto step = parser_.feed(rest);
+      rest = rest.subspan(step.consumed);
+      if (step.status == proto::FrameParser::Status::error) {
+        parse_errors.push_back(parser_.error());
+        return Status::failed;
+      }
+      if (step.status == proto::FrameParser::Status::frame) handle(parser_.frame());
+    }
+    return Status::ok;
+  }
+
+  Status receive(std::span<std::uint8_t> out, std::uint32_t, std::size_t& received) override {
+    if (!open_) return Status::closed;
+    if (to_device.empty()) return Status::timeout;
+    std::vector<std::uint8_t>& next = to_device.front();
+    received = std::min(out.size(), next.size());
+    std::copy_n(next.begin(), received, out.begin());
+    next.erase(next.begin(), next.begin() + static_cast<std::ptrdiff_t>(received));
+    if (next.empty()) to_device.pop_front();
+    return Status::ok;
+  }
+
+  void close() override { open_ = false; }
+  const char* last_error() override { return error_.c_str(); }
+
+  template <class Message>
+  void queue_frame(const Message& m) {
+    std::array<std::uint8_t, proto::kMaxFrameSize> buffer{};
+    const auto r = proto::encode(m, buffer);
+    to_device.emplace_back(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(r.value));
+  }
+
+  std::vector<Errc> parse_errors;
+
+ private:
+  void handle(const proto::FrameView& frame) {
+    switch (frame.type) {
+      case proto::FrameType::hello: {
+        proto::Hello h;
+        if (proto::decode(frame.payload, h) == Errc::ok) hellos.push_back(h);
+        break;
+      }
+      case proto::FrameType::audio: {
+        proto::Audio a;
+        if (proto::decode(frame.payload, a) == Errc::ok) audio.push_back({a.header, {a.payload.begin(), a.payload.end()}});
+        break;
+      }
+      case proto::FrameType::ping: {
+        proto::Ping p;
+        if (proto::decode(frame.payload, p) != Errc::ok) break;
+        ++pings;
+        queue_frame(proto::Pong{p.id, p.device_time_us, clock_.now + 5000000, clock_.now + 5000010});
+        break;
+      }
+      case proto::FrameType::stats: {
+        proto::Stats s;
+        if (proto::decode(frame.payload, s) == Errc::ok) stats.push_back(s);
+        break;
+      }
+      default: break;
+    }
+  }
+
+  FakeClock& clock_;
+  bool open_ = false;
+  std::string error_ = "no error";
+  std::array<std::uint8_t, proto::kMaxFrameSize> storage_{};
+  proto::FrameParser parser_{storage_};
+};
+
+}  // namespace micstream::test
