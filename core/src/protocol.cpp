@@ -14,6 +14,7 @@ constexpr std::size_t kPongSize = 4 + 8 + 8 + 8;
 constexpr std::size_t kConfigSize = 1 + 2 + 1;
 constexpr std::uint8_t kConfigHasGain = 0x01;
 constexpr std::uint8_t kConfigHasCodec = 0x02;
+constexpr std::uint8_t kConfigCheckUpdate = 0x04;
 
 // Largest samples a channel whose PCM16 frame (the largest codec) fits a payload.
 constexpr std::size_t kMaxSamplesPerFrame = (kMaxPayload - kAudioHeaderSize) / 2;
@@ -230,7 +231,8 @@ Result<std::size_t> encode(const Config& m, std::span<std::uint8_t> out) {
   if (Errc e = validate(m); e != Errc::ok) return e;
   ByteWriter w(out);
   write_header(w, FrameType::config, kConfigSize);
-  w.u8(static_cast<std::uint8_t>((m.has_gain ? kConfigHasGain : 0) | (m.has_codec ? kConfigHasCodec : 0)));
+  w.u8(static_cast<std::uint8_t>((m.has_gain ? kConfigHasGain : 0) | (m.has_codec ? kConfigHasCodec : 0) |
+                                 (m.check_update ? kConfigCheckUpdate : 0)));
   w.i16(m.has_gain ? m.gain_cdb : 0);
   w.u8(m.has_codec ? static_cast<std::uint8_t>(m.codec) : 0);
   return finish(w);
@@ -328,9 +330,10 @@ Errc decode(std::span<const std::uint8_t> payload, Config& m) {
   const std::int16_t gain = r.i16();
   const std::uint8_t codec = r.u8();
   if (Errc e = finish(r); e != Errc::ok) return e;
-  if (flags & ~(kConfigHasGain | kConfigHasCodec)) return Errc::invalid_value;
+  if (flags & ~(kConfigHasGain | kConfigHasCodec | kConfigCheckUpdate)) return Errc::invalid_value;
   m.has_gain = flags & kConfigHasGain;
   m.has_codec = flags & kConfigHasCodec;
+  m.check_update = flags & kConfigCheckUpdate;
   // An absent field is zero on the wire: one frame, one meaning.
   if ((!m.has_gain && gain != 0) || (!m.has_codec && codec != 0)) return Errc::invalid_value;
   m.gain_cdb = gain;

@@ -224,7 +224,9 @@ TEST(Protocol, DecodersReportFieldErrors) {
   EXPECT_EQ(decode(bad, a), Errc::invalid_value);
 
   Config c;
-  EXPECT_EQ(decode(test::from_hex("04 00 00 00"), c), Errc::invalid_value);  // unknown flag bit
+  EXPECT_EQ(decode(test::from_hex("08 00 00 00"), c), Errc::invalid_value);  // unknown flag bit
+  ASSERT_EQ(decode(test::from_hex("04 00 00 00"), c), Errc::ok);
+  EXPECT_TRUE(c.check_update);
   EXPECT_EQ(decode(test::from_hex("02 00 00 09"), c), Errc::invalid_codec);
   EXPECT_EQ(decode(test::from_hex("01 a1 0f 00"), c), Errc::invalid_value);  // +40.01 dB
   EXPECT_EQ(decode(test::from_hex("00 01 00 00"), c), Errc::invalid_value);  // gain bytes without the gain flag

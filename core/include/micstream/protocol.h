@@ -172,6 +172,8 @@ struct Config {
   std::int16_t gain_cdb = 0;  ///< hundredths of a dB, +-kMaxGainCentiDb
   bool has_codec = false;
   Codec codec = Codec::pcm16;
+  /// The server has a newer firmware image: fetch it now (over-the-air update).
+  bool check_update = false;
 
   friend bool operator==(const Config&, const Config&) = default;
 };
