@@ -232,6 +232,14 @@ void DeviceSession::on_ping(const proto::Ping& ping, std::uint64_t arrival_us) {
   send(encode_frame(pong));
 }
 
+void DeviceSession::send_config(const proto::Config& config) {
+  spdlog::info("{}: sending CONFIG{}{}{}", who(),
+               config.has_gain ? fmt::format(" gain {:+.2f} dB", config.gain_cdb / 100.0) : std::string(),
+               config.has_codec ? std::string(" codec ") + codec_name(config.codec) : std::string(),
+               config.check_update ? " check-update" : "");
+  send(encode_frame(config));
+}
+
 void DeviceSession::fail(Errc code, std::string_view reason) {
   if (closing_ || closed_) return;
   closing_ = true;

@@ -30,6 +30,9 @@ class DeviceSession : public std::enable_shared_from_this<DeviceSession> {
 
   void start();
 
+  /// Sends CONFIG to the device (gain, codec, firmware update).
+  void send_config(const proto::Config& config);
+
   /// Sends ERROR with the code and reason, then closes the link.
   void fail(Errc code, std::string_view reason);
 

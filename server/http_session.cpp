@@ -1,5 +1,6 @@
 #include "http_session.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -104,14 +105,52 @@ std::string query_param(std::string_view target, std::string_view name) {
   return {};
 }
 
+// POST /api/devices/<id>/config {"gain_db": 6, "codec": "mulaw", "check_update": true}
+Response post_config(const Request& req, Hub& hub, std::string_view device_id) {
+  const auto body = nlohmann::json::parse(req.body(), nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return error_response(req, http::status::bad_request, "the body must be a JSON object");
+  proto::Config config;
+  if (const auto gain = body.find("gain_db"); gain != body.end()) {
+    if (!gain->is_number() || std::abs(gain->get<double>()) * 100 > proto::kMaxGainCentiDb) {
+      return error_response(req, http::status::bad_request, "gain_db must be a number within +-40");
+    }
+    config.has_gain = true;
+    config.gain_cdb = static_cast<std::int16_t>(std::lround(gain->get<double>() * 100));
+  }
+  if (const auto codec = body.find("codec"); codec != body.end()) {
+    if (!codec->is_string() || !codec_from_name(codec->get<std::string>(), config.codec)) {
+      return error_response(req, http::status::bad_request, "codec must be pcm16, mulaw or ima-adpcm");
+    }
+    config.has_codec = true;
+  }
+  if (const auto update = body.find("check_update"); update != body.end()) {
+    if (!update->is_boolean()) return error_response(req, http::status::bad_request, "check_update must be a boolean");
+    config.check_update = update->get<bool>();
+  }
+  if (!config.has_gain && !config.has_codec && !config.check_update) {
+    return error_response(req, http::status::bad_request, "nothing to send: give gain_db, codec or check_update");
+  }
+  if (!hub.send_config(std::string(device_id), config)) {
+    return error_response(req, http::status::not_found, "device " + std::string(device_id) + " is not connected");
+  }
+  return make_response(req, http::status::ok, nlohmann::json{{"sent", true}}.dump() + "\n", "application/json");
+}
+
 Response route(const Request& req, Hub& hub) {
+  const std::string_view target = req.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  constexpr std::string_view kDevicesPrefix = "/api/devices/";
+  constexpr std::string_view kConfigSuffix = "/config";
+  if (req.method() == http::verb::post && path.starts_with(kDevicesPrefix) && path.ends_with(kConfigSuffix) &&
+      path.size() > kDevicesPrefix.size() + kConfigSuffix.size()) {
+    return post_config(req, hub,
+                       path.substr(kDevicesPrefix.size(), path.size() - kDevicesPrefix.size() - kConfigSuffix.size()));
+  }
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    auto res = error_response(req, http::status::method_not_allowed, "only GET and HEAD");
+    auto res = error_response(req, http::status::method_not_allowed, "only GET and HEAD (and POST to /api/devices/<id>/config)");
     res.set(http::field::allow, "GET, HEAD");
     return res;
   }
-  const std::string_view target = req.target();
-  const std::string_view path = target.substr(0, target.find('?'));
   if (path == "/api/devices") return make_response(req, http::status::ok, hub.api_devices().dump(2) + "\n", "application/json");
   if (path == "/api/health") {
     const nlohmann::json health = {{"status", "ok"},
@@ -127,6 +166,13 @@ Response route(const Request& req, Hub& hub) {
                          "text/plain; version=0.0.4");
   }
   if (path == "/ws") return error_response(req, http::status::upgrade_required, "/ws is a WebSocket endpoint");
+  constexpr std::string_view kFirmwarePrefix = "/firmware/";
+  if (path.starts_with(kFirmwarePrefix)) {
+    if (hub.options().firmware_dir.empty()) return error_response(req, http::status::not_found, "no --firmware-dir");
+    Request inner = req;
+    inner.target(std::string(target.substr(kFirmwarePrefix.size() - 1)));
+    return serve_file(inner, hub.options().firmware_dir);
+  }
   if (hub.options().web_root.empty()) return error_response(req, http::status::not_found, "no web root configured");
   return serve_file(req, hub.options().web_root);
 }

@@ -83,6 +83,13 @@ void Hub::subscribe(ListenerSession& listener, const std::string& device_id) {
   listener.send_json(target->stream_json());
 }
 
+bool Hub::send_config(const std::string& device_id, const proto::Config& config) {
+  const auto it = sessions_.find(device_id);
+  if (it == sessions_.end()) return false;
+  it->second->send_config(config);
+  return true;
+}
+
 void Hub::stream_changed(DeviceStream& stream) {
   const auto frame = build_text_frame(stream.stream_json());
   for (ListenerSession* listener : stream.listeners()) listener->send(frame);

@@ -48,6 +48,9 @@ class Hub {
   /// (waiting for one when none is online).
   void subscribe(ListenerSession& listener, const std::string& device_id);
 
+  /// Sends CONFIG to the connected device id; false when it is not connected.
+  bool send_config(const std::string& device_id, const proto::Config& config);
+
   /// The stream's parameters changed (codec): its listeners are told.
   void stream_changed(DeviceStream& stream);
 

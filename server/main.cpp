@@ -6,11 +6,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "mdns_advertiser.h"
 #include "options.h"
 #include "server.h"
 
@@ -71,6 +73,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(100, 600000));
   app.add_option("--ports-file", options.ports_file,
                  "Write the ports actually listened on as JSON {\"http\": N, \"ingest\": M} (for tests and scripts)");
+  app.add_option("--firmware-dir", options.firmware_dir,
+                 "Folder served at /firmware/ (e.g. micstream.bin) for devices' over-the-air updates")
+      ->check(CLI::ExistingDirectory);
+  app.add_flag("!--no-mdns", options.mdns, "Do not advertise _micstream._tcp through Avahi (mDNS)");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -100,6 +106,8 @@ int main(int argc, char** argv) {
                  options.bind == "0.0.0.0" ? "localhost" : options.bind, server.http_port(),
                  options.web_root.empty() ? "none" : options.web_root.string());
     if (!options.ports_file.empty()) write_ports_file(options.ports_file, server.http_port(), server.ingest_port());
+    std::optional<MdnsAdvertiser> mdns;
+    if (options.mdns) mdns.emplace(server.ingest_port(), server.http_port());
     io.run();
     spdlog::info("stopped");
   } catch (const std::exception& e) {

@@ -20,6 +20,8 @@ struct Options {
   std::uint32_t hello_timeout_ms = 5000;
   std::uint32_t device_idle_timeout_ms = 10000;
   std::filesystem::path ports_file;
+  std::filesystem::path firmware_dir;  ///< served at /firmware/ for over-the-air updates
+  bool mdns = true;
   std::string log_level = "info";
 };
 
