@@ -68,6 +68,9 @@ void DeviceSession::start() {
 
 void DeviceSession::extend_deadline(std::uint32_t ms) {
   deadline_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  // The watchdog re-arms itself for a later deadline when it wakes; an earlier
+  // one (HELLO accepted: the idle limit replaces a longer HELLO limit) wakes it now.
+  if (deadline_at_ < deadline_.expiry()) deadline_.cancel();
 }
 
 asio::awaitable<void> DeviceSession::watchdog() {

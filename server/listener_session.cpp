@@ -55,16 +55,16 @@ void ListenerSession::deliver_audio(const std::shared_ptr<const std::string>& fr
 // instead of staying a queue's length behind.
 void ListenerSession::skip_to_live() {
   std::size_t dropped = 0;
-  const auto newest = std::prev(queue_.end());
-  for (auto it = queue_.begin(); it != newest;) {
-    if (it->audio_us > 0) {
-      queued_audio_us_ -= it->audio_us;
-      it = queue_.erase(it);
+  std::size_t index = 0;
+  const std::size_t newest = queue_.size() - 1;
+  std::erase_if(queue_, [&](const Queued& q) {
+    const bool drop = index++ != newest && q.audio_us > 0;
+    if (drop) {
+      queued_audio_us_ -= q.audio_us;
       ++dropped;
-    } else {
-      ++it;
     }
-  }
+    return drop;
+  });
   if (dropped == 0) return;
   skipped_total_ += dropped;
   hub_.metrics().dropped_listener_skip += dropped;
