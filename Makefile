@@ -14,7 +14,7 @@ build: deps
 	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build/release -j $(JOBS)
 
-bench: build
+bench: deps
 	scripts/run-bench
 
 deps:
