@@ -106,9 +106,10 @@ void ListenerSession::write_next() {
     if (self->queue_.empty()) {
       self->caught_up_at_ = std::chrono::steady_clock::now();
       if (self->closing_) {
+        // The close frame is out: half-close, and let the read loop see the
+        // listener's own close and end of stream (a clean close for browsers).
         boost::system::error_code ignored;
-        self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
-        self->socket_.close(ignored);
+        self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
         return;
       }
     }
@@ -164,7 +165,7 @@ asio::awaitable<void> ListenerSession::read_loop() {
   std::string pending = std::move(leftover_);
   for (;;) {
     std::span<const std::uint8_t> data(reinterpret_cast<const std::uint8_t*>(pending.data()), pending.size());
-    while (!data.empty() && !closing_) {
+    while (!data.empty() && !closing_) {  // after a close, what the listener sends is discarded
       const auto step = reader_.feed(data);
       data = data.subspan(step.consumed);
       if (step.status == WsClientFrameReader::Status::error) {
@@ -180,7 +181,7 @@ asio::awaitable<void> ListenerSession::read_loop() {
         }
       }
     }
-    if (closing_) break;
+    // Reading goes on while closing, to the listener's end of stream.
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (ec != asio::error::eof && ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
@@ -190,11 +191,8 @@ asio::awaitable<void> ListenerSession::read_loop() {
     }
     pending.assign(reinterpret_cast<const char*>(buffer.data()), n);
   }
-  // Stay until the close frame is out (write_next closes the socket then).
-  if (!writing_) {
-    boost::system::error_code ignored;
-    socket_.close(ignored);
-  }
+  boost::system::error_code ignored;
+  socket_.close(ignored);  // cancels a write still in flight to a listener that is gone
   spdlog::info("listener {} disconnected after skipping {} frames", peer_, skipped_total_);
   finish();
 }
