@@ -1,17 +1,14 @@
 #include "virtual_device.h"
 
-#include <poll.h>
-#include <time.h>
+#include <fmt/format.h>
 
-#include <spdlog/spdlog.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <limits>
+#include <cmath>
+#include <system_error>
 #include <utility>
 
-#include "micstream/auth.h"
+#include "micstream/codec.h"
+#include "micstream/error.h"
+#include "source_factory.h"
 
 namespace micstream::device {
 
@@ -22,221 +19,196 @@ std::string offset_text(std::int64_t us) {
   return fmt::format("{}{}.{:06} s", us < 0 ? '-' : '+', magnitude / kUsPerSecond, magnitude % kUsPerSecond);
 }
 
-const char* state_name(LinkSession::State state) {
-  switch (state) {
-    case LinkSession::State::idle: return "idle";
-    case LinkSession::State::waiting: return "disconnected";
-    case LinkSession::State::connecting: return "connecting";
-    case LinkSession::State::awaiting_welcome: return "handshaking";
-    case LinkSession::State::streaming: return "streaming";
-  }
-  return "?";
-}
+std::uint64_t seconds_to_us(double seconds) { return static_cast<std::uint64_t>(std::llround(seconds * 1e6)); }
 
 }  // namespace
 
-std::string check_options(const DeviceOptions& o) {
-  if (!proto::is_valid_device_id(o.link.device_id)) {
-    return "device id \"" + o.link.device_id + "\" must be 1..32 characters of [A-Za-z0-9._-]";
-  }
-  if (o.link.secret.empty() || o.link.secret.size() > kMaxSecretSize) {
-    return "the secret must be 1.." + std::to_string(kMaxSecretSize) + " bytes";
-  }
-  if (o.channels < 1 || o.channels > kMaxChannels) return "channels must be 1 or 2";
-  if (o.sample_rate < proto::kMinSampleRate || o.sample_rate > proto::kMaxSampleRate) {
-    return fmt::format("sample rate {} Hz is outside {}..{} Hz", o.sample_rate, proto::kMinSampleRate,
-                       proto::kMaxSampleRate);
-  }
-  if (o.frame_ms == 0) return "frames must be at least 1 ms long";
-  // Whole samples a frame keep the schedule exact: frame n starts at sample n * samples_per_frame.
-  if (std::uint64_t{o.sample_rate} * o.frame_ms % 1000 != 0) {
-    return fmt::format("{} ms at {} Hz is not a whole number of samples", o.frame_ms, o.sample_rate);
-  }
-  const std::uint64_t samples = std::uint64_t{o.sample_rate} * o.frame_ms / 1000;
-  if (samples > 0xFFFF ||
-      proto::kAudioHeaderSize + encoded_size(Codec::pcm16, o.channels, samples) > proto::kMaxPayload) {
-    return fmt::format("{} ms frames at {} Hz are too long for one frame of the protocol", o.frame_ms,
-                       o.sample_rate);
-  }
-  if (!(o.tone_hz > 0.0) || o.tone_hz >= o.sample_rate / 2.0) {
-    return fmt::format("the tone must be above 0 Hz and below half the sample rate ({} Hz)", o.sample_rate / 2);
-  }
-  if (!(o.level_dbfs <= 0.0)) return "the level must be at most 0 dBFS";
-  return {};
-}
-
-VirtualDevice::VirtualDevice(DeviceOptions options, std::shared_ptr<spdlog::logger> log)
-    : options_(std::move(options)),
+VirtualDevice::VirtualDevice(DeviceConfig config, const StopFlag& stop, std::shared_ptr<spdlog::logger> log)
+    : config_(std::move(config)),
+      stop_(stop),
       log_(std::move(log)),
-      samples_per_frame_(static_cast<std::uint16_t>(std::uint64_t{options_.sample_rate} * options_.frame_ms / 1000)),
-      frame_us_(std::uint64_t{options_.frame_ms} * kUsPerMs),
-      source_(options_.tone_hz, options_.level_dbfs, options_.sample_rate, options_.channels),
-      encoder_(options_.codec, options_.channels),
-      samples_(std::size_t{samples_per_frame_} * options_.channels),
-      link_(options_.link,
-            LinkCallbacks{
-                .stream_format = [this] { return stream_format(); },
-                .stats = [this] { return stats(); },
-                .on_config = [this](const proto::Config& config) { apply_config(config); },
-            },
-            clock_, log_) {}
+      clock_(config_.clock_ppm),
+      tcp_(config_.host, config_.port, config_.socket_send_buffer, stop_, log_),
+      transport_(tcp_, config_.link, clock_, random_, stop_),
+      observer_(tcp_.server(), stop_, log_) {
+  Sources sources = make_source(config_, source_error_);
+  synthetic_ = std::move(sources.synthetic);
+  live_ = std::move(sources.live);
 
-void VirtualDevice::start() {
-  if (started_) return;
+  // The frame pool: the queue's depth, one frame being filled, one being sent.
+  const std::uint16_t spf = config_.samples_per_frame();
+  const std::size_t frame_samples = std::size_t{spf} * config_.channels;
+  const std::size_t slots = std::size_t{config_.queue_frames()} + 2;
+  pool_storage_.resize(slots * frame_samples);
+  slots_.reserve(slots);
+  for (std::size_t i = 0; i < slots; ++i) {
+    slots_.push_back({0, 0, std::span<std::int16_t>(pool_storage_).subspan(i * frame_samples, frame_samples)});
+  }
+  tx_buffer_.resize(pipeline::sender_buffer_size(static_cast<std::uint8_t>(config_.channels), spf));
+  queue_ = std::make_unique<pipeline::FrameQueue>(slots_, mutex_, signal_);
+
+  pipeline::CaptureConfig capture;
+  capture.sample_rate = config_.sample_rate;
+  capture.channels = static_cast<std::uint8_t>(config_.channels);
+  capture.samples_per_frame = spf;
+  capture.adc_zero_code = synthetic_ != nullptr ? synthetic_->adc_zero_code() : 2048;
+  capture.dc_cutoff_hz = static_cast<float>(config_.dc_cutoff_hz);
+  capture.gain_cdb = static_cast<std::int32_t>(std::lround(config_.gain_db * 100.0));
+  capture_ = std::make_unique<pipeline::Capture>(capture, *queue_);
+
+  CaptureTiming timing;
+  timing.sample_rate = config_.sample_rate;
+  timing.channels = config_.channels;
+  timing.samples_per_frame = spf;
+  timing.block_frames = config_.block_frames;
+  timing.drop_every = config_.drop_every;
+  capture_loop_ = std::make_unique<CaptureLoop>(timing, *capture_, clock_, stop_, log_);
+
+  pipeline::SenderConfig sender;
+  (void)sender.device_id.assign(config_.id);  // check_config() checked it; Sender::check() does again
+  sender.secret = config_.secret;
+  (void)sender.firmware_version.assign(config_.firmware_version);
+  sender.codec = config_.codec;
+  sender.sample_rate = config_.sample_rate;
+  sender.channels = static_cast<std::uint8_t>(config_.channels);
+  sender.samples_per_frame = spf;
+  sender_ = std::make_unique<pipeline::Sender>(
+      sender, *queue_, *capture_, pipeline::Sender::Ports{transport_, clock_, random_, observer_}, tx_buffer_);
+
+  observer_.set_stream_text(fmt::format("{}, {} Hz, {} channel(s), {} samples a frame", codec_name(config_.codec),
+                                        config_.sample_rate, config_.channels, spf));
+}
+
+VirtualDevice::~VirtualDevice() {
+  // Threads still running here would outlive what they use; main always
+  // stops and joins first, this is the last resort.
+  if (capture_thread_.joinable() || sender_thread_.joinable()) join();
+}
+
+bool VirtualDevice::start(std::string& error) {
+  if (!source_error_.empty()) {
+    error = source_error_;
+    return false;
+  }
+  if (const Errc check = sender_->check(); check != Errc::ok) {
+    error = fmt::format("the pipeline cannot run this configuration: {}", error_message(check));
+    return false;
+  }
+  // A sound card that cannot be opened is an error now, before any thread runs.
+  if (live_ != nullptr && !live_->start(error)) return false;
+  log_->info("{}; {}, {} Hz, {} channel(s), {} ms frames ({} samples), queue {} frames ({} ms), to {}",
+             synthetic_ != nullptr ? synthetic_->describe() : live_->describe(), codec_name(config_.codec),
+             config_.sample_rate, config_.channels, config_.frame_ms, config_.samples_per_frame(),
+             queue_->depth(), queue_->depth() * config_.frame_ms, tcp_.server());
+  std::string faults;
+  auto add = [&faults](const std::string& text) { faults += (faults.empty() ? "" : ", ") + text; };
+  if (config_.clock_ppm != 0.0) add(fmt::format("clock {:+} ppm", config_.clock_ppm));
+  if (config_.drop_every > 0) add(fmt::format("capture loses one frame in {}", config_.drop_every));
+  if (config_.stall_ms > 0) add(fmt::format("sender stalls {} ms every {} s", config_.stall_ms, config_.stall_every_s));
+  if (config_.link.cut_every_s > 0) add(fmt::format("link cut mid-frame {} s after each connect", config_.link.cut_every_s));
+  if (config_.link.send_jitter_ms > 0) add(fmt::format("each send delayed 0..{} ms", config_.link.send_jitter_ms));
+  if (!faults.empty()) log_->info("simulating: {}", faults);
+
+  started_us_ = clock_.now_us();
   started_ = true;
-  origin_us_ = clock_.now_us();
-  next_status_us_ = origin_us_ + options_.status_interval_us;
-  log_->info("tone {} Hz at {} dBFS, {} Hz, {} channel(s), {} ms frames ({} samples), {}", options_.tone_hz,
-             options_.level_dbfs, options_.sample_rate, options_.channels, options_.frame_ms, samples_per_frame_,
-             codec_name(encoder_.codec()));
-  link_.start();
+  try {
+    capture_thread_ = std::thread([this] { capture_main(); });
+    sender_thread_ = std::thread([this] { sender_main(); });
+  } catch (const std::system_error& e) {
+    error = fmt::format("cannot start a thread: {}", e.what());
+    if (capture_thread_.joinable()) {
+      // The capture thread only ends on a stop: mark this device failed so main stops all.
+      failed_.store(true, std::memory_order_relaxed);
+    }
+    return false;
+  }
+  return true;
 }
 
-void VirtualDevice::stop() {
-  if (!started_) return;
-  started_ = false;
-  link_.stop();
-  log_->info("stopped after {:.1f} s: captured {}, sent {}, dropped {}, reconnects {}",
-             static_cast<double>(clock_.now_us() - origin_us_) / 1e6, counters_.captured, counters_.sent,
-             counters_.dropped, link_.reconnects());
-}
-
-// Frame n holds the samples captured from origin + n * frame_us on, so, as on
-// a real microphone, it is complete (and due) one frame later: frame n is
-// sent at origin + (n + 1) * frame_us. Computed from n rather than by adding
-// up periods, so timing errors never accumulate.
-std::uint64_t VirtualDevice::frame_due_us(std::uint64_t frame) const { return origin_us_ + (frame + 1) * frame_us_; }
-
-std::uint64_t VirtualDevice::next_deadline_us() const {
-  if (!started_) return std::numeric_limits<std::uint64_t>::max();
-  return std::min({frame_due_us(next_frame_), next_status_us_, link_.next_deadline_us()});
-}
-
-void VirtualDevice::on_time() {
-  if (!started_) return;
-  // Every frame that came due is captured, even after a stall: the ones the
-  // link cannot take are counted as dropped, never skipped silently.
-  while (frame_due_us(next_frame_) <= clock_.now_us()) capture_frame();
-  if (link_.next_deadline_us() <= clock_.now_us()) link_.on_time();
-  if (next_status_us_ <= clock_.now_us()) {
-    log_status();
-    next_status_us_ += options_.status_interval_us;
-    if (next_status_us_ <= clock_.now_us()) next_status_us_ = clock_.now_us() + options_.status_interval_us;
+void VirtualDevice::capture_main() {
+  if (synthetic_ != nullptr) {
+    capture_loop_->run(*synthetic_);
+  } else if (!capture_loop_->run(*live_)) {
+    failed_.store(true, std::memory_order_relaxed);
   }
 }
 
-void VirtualDevice::capture_frame() {
-  const std::uint64_t frame = next_frame_++;
-  ++counters_.captured;
-
-  proto::AudioHeader header;
-  header.sequence = static_cast<std::uint32_t>(frame);  // counts captured frames, so drops show here too; wraps
-  header.first_sample = frame * samples_per_frame_;
-  header.capture_time_us = origin_us_ + frame * frame_us_;
-  header.codec = encoder_.codec();
-  header.channels = static_cast<std::uint8_t>(options_.channels);
-  header.sample_count = samples_per_frame_;
-  const std::size_t payload_size = encoded_size(header.codec, header.channels, header.sample_count);
-  const std::size_t frame_size = proto::kHeaderSize + proto::kAudioHeaderSize + payload_size;
-
-  const auto room = link_.reserve_audio(frame_size);
-  if (room.empty()) {
-    ++counters_.dropped;
-    return;
+void VirtualDevice::sender_main() {
+  const std::uint64_t status_every = seconds_to_us(config_.status_interval_s);
+  const std::uint64_t stall_every = seconds_to_us(config_.stall_every_s);
+  const std::uint64_t start = clock_.now_us();
+  std::uint64_t next_status = start + status_every;
+  std::uint64_t next_stall = config_.stall_ms > 0 ? start + stall_every : UINT64_MAX;
+  while (!stop_.requested()) {
+    sender_->run_once();
+    const std::uint64_t now = clock_.now_us();
+    if (now >= next_stall) {
+      // The task is held up (a long flash write, a busy core): capture goes
+      // on, and the queue drops its oldest frames once it is full.
+      ++stalls_;
+      log_->info("fault injection: the sender stalls for {} ms (queue: {} of {} frames)", config_.stall_ms,
+                 queue_->queued(), queue_->depth());
+      (void)stop_.sleep_ms(config_.stall_ms);
+      next_stall += stall_every;
+      if (next_stall <= clock_.now_us()) next_stall = clock_.now_us() + stall_every;
+    }
+    if (status_every > 0 && now >= next_status) {
+      log_status();
+      next_status += status_every;
+      if (next_status <= now) next_status = now + status_every;
+    }
   }
-  source_.fill(header.first_sample, samples_);
-  gain_.process(samples_);
-  // Headers first, then the codec writes its payload right behind them in the
-  // link's buffer: the audio is never copied to be framed.
-  const auto prefix = proto::encode_audio_prefix(header, payload_size, room);
-  const auto encoded = prefix ? encoder_.encode(samples_, room.subspan(prefix.value, payload_size))
-                              : Result<std::size_t>(prefix.error);
-  if (!encoded || encoded.value != payload_size) {
-    log_->error("cannot frame audio frame {}: {}", frame,
-                error_message(encoded ? Errc::payload_size_mismatch : encoded.error));
-    ++counters_.dropped;
-    return;
-  }
-  link_.commit_audio(frame_size);
-  ++counters_.sent;
-}
-
-void VirtualDevice::apply_config(const proto::Config& config) {
-  std::string applied;
-  if (config.has_gain) {
-    gain_.set_centi_db(config.gain_cdb);
-    applied += fmt::format("gain {:+.2f} dB", config.gain_cdb / 100.0);
-  }
-  if (config.has_codec) {
-    encoder_.set_codec(config.codec);
-    applied += fmt::format("{}codec {}", applied.empty() ? "" : ", ", codec_name(config.codec));
-  }
-  log_->info("CONFIG from {}: {}", link_.server(), applied.empty() ? "nothing to change" : applied);
-}
-
-proto::Stats VirtualDevice::stats() const {
-  proto::Stats s;
-  s.uptime_s = static_cast<std::uint32_t>(clock_.now_us() / kUsPerSecond);
-  s.frames_captured = counters_.captured;
-  s.frames_dropped = counters_.dropped;
-  s.frames_sent = counters_.sent;
-  // A process has no heap budget or radio to report; the queue comes with the capture pipeline.
-  s.free_heap_bytes = 0;
-  s.min_free_heap_bytes = 0;
-  s.wifi_rssi_dbm = proto::kRssiUnknown;
-  s.queue_depth = 0;
-  return s;
-}
-
-StreamFormat VirtualDevice::stream_format() const {
-  return {encoder_.codec(), static_cast<std::uint8_t>(options_.channels), samples_per_frame_, options_.sample_rate};
+  sender_->stop();
 }
 
 void VirtualDevice::log_status() {
-  const ClockSync& sync = link_.clock_sync();
-  const std::string timing = sync.has_estimate() ? fmt::format("rtt {:.3f} ms, clock offset {}", sync.rtt_us() / 1000.0,
-                                                               offset_text(sync.offset_us()))
-                                                 : std::string("rtt -, clock offset -");
-  log_->info("{}: sent {} (+{}), dropped {} (+{}), reconnects {}, {}", state_name(link_.state()), counters_.sent,
-             counters_.sent - last_status_.sent, counters_.dropped, counters_.dropped - last_status_.dropped,
-             link_.reconnects(), timing);
-  last_status_ = counters_;
+  const std::uint64_t sent = sender_->frames_sent();
+  const std::uint64_t dropped = queue_->dropped();
+  const std::uint64_t dropped_capture = capture_loop_->frames_dropped();
+  const ClockSync& sync = sender_->clock_sync();
+  const std::string timing = sync.has_estimate()
+                                 ? fmt::format("rtt {:.3f} ms, clock offset {}", sync.rtt_us() / 1000.0,
+                                               offset_text(sync.offset_us()))
+                                 : std::string("rtt -, clock offset -");
+  std::string extra;
+  if (dropped_capture > 0) extra += fmt::format(", lost at capture {} (+{})", dropped_capture, dropped_capture - previous_.dropped_capture);
+  if (const auto overrun = capture_loop_->samples_overrun(); overrun > 0) extra += fmt::format(", overrun samples {}", overrun);
+  if (const auto cuts = transport_.cuts(); cuts > 0) extra += fmt::format(", cuts {}", cuts);
+  log_->info("{}: sent {} (+{}), dropped {} (+{}){}, queued {}, reconnects {}, {}",
+             sender_->streaming() ? "streaming" : "disconnected", sent, sent - previous_.sent, dropped,
+             dropped - previous_.dropped, extra, queue_->queued(), sender_->reconnects(), timing);
+  previous_ = {sent, dropped, dropped_capture};
 }
 
-bool VirtualDevice::run(int stop_fd, std::uint64_t duration_us) {
-  start();
-  const std::uint64_t end_us =
-      duration_us == 0 ? std::numeric_limits<std::uint64_t>::max() : clock_.now_us() + duration_us;
-  bool ok = true;
-  for (;;) {
-    on_time();
-    const std::uint64_t now = clock_.now_us();
-    if (now >= end_us) {
-      log_->info("ran for the requested {:.1f} s", static_cast<double>(duration_us) / 1e6);
-      break;
-    }
-    // Sleep exactly until the next thing is due (the next frame, at the
-    // latest): ppoll takes nanoseconds, so frames leave on time to the µs.
-    const std::uint64_t deadline = std::min(next_deadline_us(), end_us);
-    const std::uint64_t wait_us = deadline > now ? deadline - now : 0;
-    const timespec timeout{static_cast<time_t>(wait_us / kUsPerSecond),
-                           static_cast<long>(wait_us % kUsPerSecond * 1000)};
-    pollfd fds[2] = {{stop_fd, POLLIN, 0}, {fd(), poll_events(), 0}};  // poll ignores fd -1
-    const int rc = ::ppoll(fds, 2, &timeout, nullptr);
-    if (rc < 0) {
-      if (errno == EINTR) continue;
-      log_->critical("poll failed: {}", std::strerror(errno));
-      ok = false;
-      break;
-    }
-    if (fds[0].revents != 0) {
-      log_->info("asked to stop");
-      break;
-    }
-    if (fds[1].fd >= 0) on_poll(fds[1].revents);
-  }
-  stop();
-  return ok;
+void VirtualDevice::join() {
+  if (capture_thread_.joinable()) capture_thread_.join();
+  if (sender_thread_.joinable()) sender_thread_.join();
+  if (!started_ || joined_) return;
+  joined_ = true;
+  stopped_us_ = clock_.now_us();
+  const Summary s = summary();
+  log_->info("stopped after {:.1f} s: captured {}, sent {}, dropped {} at the queue, {} at capture, {} samples "
+             "overrun, reconnects {}",
+             s.seconds, s.frames_captured, s.frames_sent, s.frames_dropped, s.frames_dropped_capture,
+             s.samples_overrun, s.reconnects);
+}
+
+VirtualDevice::Summary VirtualDevice::summary() const {
+  Summary s;
+  s.id = config_.id;
+  s.seconds = static_cast<double>(stopped_us_ - started_us_) / 1e6;
+  s.frames_captured = queue_->committed();
+  s.frames_sent = sender_->frames_sent();
+  s.frames_dropped = queue_->dropped();
+  s.frames_dropped_capture = capture_loop_->frames_dropped();
+  s.samples_overrun = capture_loop_->samples_overrun();
+  s.reconnects = sender_->reconnects();
+  s.disconnects = observer_.disconnects();
+  s.server_errors = observer_.server_errors();
+  s.cuts = transport_.cuts();
+  s.stalls = stalls_;
+  s.failed = failed();
+  return s;
 }
 
 }  // namespace micstream::device

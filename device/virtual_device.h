@@ -1,97 +1,115 @@
-// A virtual device: a tone "captured" frame by frame on an absolute schedule,
-// encoded and handed to its LinkSession. Frames due while the link is down or
-// backed up are still captured (the sample index advances) and counted as
-// dropped, so the server sees the gap exactly as with a real device.
-//
-// Like LinkSession it never blocks: fd()/poll_events()/on_poll(),
-// next_deadline_us()/on_time() let one loop drive it; run() is that loop for
-// a single device.
+// One virtual ESP32: the portable pipeline of core/ (Capture -> FrameQueue ->
+// Sender) on the POSIX ports, with a capture thread and a sender thread, as
+// the firmware runs it on two FreeRTOS tasks. The frame pool, the transmit
+// buffer and the capture blocks are allocated once, in the constructor;
+// nothing is allocated on the audio path after start().
 #pragma once
 
 #include <spdlog/logger.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "device_clock.h"
-#include "link_session.h"
-#include "micstream/codec.h"
-#include "micstream/dsp.h"
-#include "micstream/protocol.h"
-#include "tone_source.h"
+#include "capture_loop.h"
+#include "device_config.h"
+#include "fault_transport.h"
+#include "log_observer.h"
+#include "micstream/pipeline/capture.h"
+#include "micstream/pipeline/frame_queue.h"
+#include "micstream/pipeline/sender.h"
+#include "posix_clock.h"
+#include "posix_mutex.h"
+#include "posix_random.h"
+#include "posix_signal.h"
+#include "source.h"
+#include "stop_flag.h"
+#include "tcp_transport.h"
 
 namespace micstream::device {
 
-struct DeviceOptions {
-  LinkOptions link;
-  Codec codec = Codec::ima_adpcm;
-  unsigned channels = 1;
-  std::uint32_t sample_rate = 16000;
-  std::uint32_t frame_ms = 20;
-  double tone_hz = 440.0;
-  double level_dbfs = -12.0;  ///< peak
-  std::uint64_t status_interval_us = 5 * kUsPerSecond;
-};
-
-/// Empty when the options describe a stream the protocol can carry, else why not.
-[[nodiscard]] std::string check_options(const DeviceOptions& options);
-
 class VirtualDevice {
  public:
-  struct Counters {
-    std::uint64_t captured = 0;
-    std::uint64_t sent = 0;     ///< handed to the link's send buffer
-    std::uint64_t dropped = 0;  ///< captured but never handed to the link
+  /// What the device did, for the last log line and --summary-json.
+  struct Summary {
+    std::string id;
+    double seconds = 0;
+    std::uint64_t frames_captured = 0;        ///< committed to the queue
+    std::uint64_t frames_sent = 0;
+    std::uint64_t frames_dropped = 0;         ///< the queue dropped them (the sender was behind)
+    std::uint64_t frames_dropped_capture = 0; ///< --drop-every lost them before the queue
+    std::uint64_t samples_overrun = 0;        ///< lost because capture was late
+    std::uint32_t reconnects = 0;
+    std::uint64_t disconnects = 0;
+    std::uint64_t server_errors = 0;
+    std::uint64_t cuts = 0;
+    std::uint64_t stalls = 0;
+    bool failed = false;
   };
 
-  /// options must pass check_options().
-  VirtualDevice(DeviceOptions options, std::shared_ptr<spdlog::logger> log);
+  /// config must pass check_config(). The source is built here.
+  VirtualDevice(DeviceConfig config, const StopFlag& stop, std::shared_ptr<spdlog::logger> log);
+  ~VirtualDevice();
+  VirtualDevice(const VirtualDevice&) = delete;
+  VirtualDevice& operator=(const VirtualDevice&) = delete;
 
-  /// Starts the capture schedule and the first connection attempt.
-  void start();
-  /// Closes the link and logs a summary.
-  void stop();
+  /// Starts both threads; false (error set) when the pipeline cannot run this configuration.
+  bool start(std::string& error);
+  /// After the stop flag was set: waits for both threads and logs the summary.
+  void join();
 
-  [[nodiscard]] int fd() const { return link_.fd(); }
-  [[nodiscard]] short poll_events() const { return link_.poll_events(); }
-  void on_poll(short revents) { link_.on_poll(revents); }
-  [[nodiscard]] std::uint64_t next_deadline_us() const;
-  void on_time();
-
-  /// Runs until stop_fd turns readable or duration_us (0: no limit) has passed.
-  /// False when polling failed.
-  bool run(int stop_fd, std::uint64_t duration_us);
-
-  [[nodiscard]] const Counters& counters() const { return counters_; }
-  [[nodiscard]] const DeviceClock& clock() const { return clock_; }
+  /// The capture source failed (a sound card went away): the process should end with an error.
+  [[nodiscard]] bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  /// Valid after join().
+  [[nodiscard]] Summary summary() const;
+  [[nodiscard]] const std::string& id() const { return config_.id; }
 
  private:
-  [[nodiscard]] std::uint64_t frame_due_us(std::uint64_t frame) const;
-  void capture_frame();
-  void apply_config(const proto::Config& config);
-  [[nodiscard]] proto::Stats stats() const;
-  [[nodiscard]] StreamFormat stream_format() const;
+  void capture_main();
+  void sender_main();
   void log_status();
 
-  DeviceOptions options_;
+  DeviceConfig config_;
+  const StopFlag& stop_;
   std::shared_ptr<spdlog::logger> log_;
-  DeviceClock clock_;  // before link_, which keeps a reference to it
-  std::uint16_t samples_per_frame_;
-  std::uint64_t frame_us_;
-  ToneSource source_;
-  dsp::Gain gain_;
-  FrameEncoder encoder_;
-  std::vector<std::int16_t> samples_;
-  LinkSession link_;
 
+  PosixClock clock_;
+  PosixMutex mutex_;
+  PosixSignal signal_;
+  PosixRandom random_;
+
+  std::unique_ptr<SyntheticSource> synthetic_;
+  std::unique_ptr<LiveSource> live_;
+  std::string source_error_;
+
+  std::vector<std::int16_t> pool_storage_;
+  std::vector<pipeline::AudioFrame> slots_;
+  std::vector<std::uint8_t> tx_buffer_;
+  std::unique_ptr<pipeline::FrameQueue> queue_;
+  std::unique_ptr<pipeline::Capture> capture_;
+  std::unique_ptr<CaptureLoop> capture_loop_;
+  TcpTransport tcp_;
+  FaultTransport transport_;
+  LogObserver observer_;
+  std::unique_ptr<pipeline::Sender> sender_;
+
+  std::thread capture_thread_;
+  std::thread sender_thread_;
+  std::atomic<bool> failed_{false};
   bool started_ = false;
-  std::uint64_t origin_us_ = 0;  // device time of sample 0
-  std::uint64_t next_frame_ = 0;  // index of the next frame to capture
-  Counters counters_;
-  Counters last_status_;
-  std::uint64_t next_status_us_ = 0;
+  bool joined_ = false;
+  std::uint64_t started_us_ = 0;
+  std::uint64_t stopped_us_ = 0;
+  std::uint64_t stalls_ = 0;
+
+  struct Previous {
+    std::uint64_t sent = 0;
+    std::uint64_t dropped = 0;
+    std::uint64_t dropped_capture = 0;
+  } previous_;
 };
 
 }  // namespace micstream::device

@@ -46,7 +46,7 @@ namespace micstream {
 namespace {
 
 // Ports that allocate nothing themselves: a clock moved by hand, and a server
-// that sends WELCOME and swallows everything.
+// that sends WELCOME, answers PINGs and swallows everything else.
 struct ManualClock : pipeline::Clock {
   std::uint64_t now = 1000000;
   std::uint64_t now_us() override { return now; }
@@ -64,24 +64,32 @@ struct Zero : pipeline::Random {
   std::uint32_t next() override { return 0; }
 };
 struct SwallowingServer : pipeline::Transport {
-  std::array<std::uint8_t, 64> welcome{};
-  std::size_t welcome_size = 0;
-  std::size_t welcome_sent = 0;
-  std::uint64_t bytes = 0;
+  std::array<std::uint8_t, 64> reply{};  // what the device reads next
+  std::size_t reply_size = 0;
+  std::array<std::uint8_t, proto::kMaxFrameSize> storage{};
+  proto::FrameParser parser{storage};
   Status connect(std::uint32_t) override {
-    welcome_size = proto::encode(proto::Welcome{}, welcome).value;
-    welcome_sent = 0;
+    reply_size = proto::encode(proto::Welcome{}, reply).value;
+    parser.reset();
     return Status::ok;
   }
   Status send(std::span<const std::uint8_t> b, std::uint32_t) override {
-    bytes += b.size();
+    while (!b.empty()) {
+      const auto step = parser.feed(b);
+      b = b.subspan(step.consumed);
+      proto::Ping ping;
+      if (step.status == proto::FrameParser::Status::frame && parser.frame().type == proto::FrameType::ping &&
+          proto::decode(parser.frame().payload, ping) == Errc::ok) {
+        reply_size = proto::encode(proto::Pong{ping.id, ping.device_time_us, 1, 2}, reply).value;
+      }
+    }
     return Status::ok;
   }
   Status receive(std::span<std::uint8_t> out, std::uint32_t, std::size_t& received) override {
-    if (welcome_sent == welcome_size) return Status::timeout;
-    received = std::min(out.size(), welcome_size - welcome_sent);
-    std::copy_n(welcome.begin() + static_cast<std::ptrdiff_t>(welcome_sent), received, out.begin());
-    welcome_sent += received;
+    if (reply_size == 0) return Status::timeout;
+    received = std::min(out.size(), reply_size);
+    std::copy_n(reply.begin(), received, out.begin());
+    reply_size = 0;  // replies are smaller than the device's receive chunk
     return Status::ok;
   }
   void close() override {}

@@ -59,6 +59,7 @@ class FakeServer : public pipeline::Transport {
   // What the test can make the link do.
   bool refuse_connections = false;
   bool cut_on_next_send = false;  // the connection dies mid-stream
+  bool refuse_hello = false;      // answer HELLO with ERROR auth_failed, and PINGs not at all
   std::deque<std::vector<std::uint8_t>> to_device;  // frames queued for the device
 
   // What the server saw.
@@ -136,6 +137,11 @@ class FakeServer : public pipeline::Transport {
       case proto::FrameType::hello: {
         proto::Hello h;
         if (proto::decode(frame.payload, h) == Errc::ok) hellos.push_back(h);
+        if (refuse_hello) {
+          proto::ErrorMessage e;
+          e.code = Errc::auth_failed;
+          queue_frame(e);
+        }
         break;
       }
       case proto::FrameType::audio: {
@@ -145,7 +151,7 @@ class FakeServer : public pipeline::Transport {
       }
       case proto::FrameType::ping: {
         proto::Ping p;
-        if (proto::decode(frame.payload, p) != Errc::ok) break;
+        if (proto::decode(frame.payload, p) != Errc::ok || refuse_hello) break;
         ++pings;
         queue_frame(proto::Pong{p.id, p.device_time_us, clock_.now + 5000000, clock_.now + 5000010});
         break;

@@ -207,6 +207,20 @@ TEST(Pipeline, AnErrorFromTheServerEndsTheLinkAndTheDeviceRetries) {
   expect_clean_stream(rig);
 }
 
+TEST(Pipeline, NoAudioGoesOutBeforeTheServerAcceptsHello) {
+  Rig rig;
+  rig.server.refuse_hello = true;
+  rig.run_ms(2000);
+  EXPECT_GE(rig.server.hellos.size(), 2u) << "it kept trying";
+  EXPECT_EQ(rig.server.audio.size(), 0u) << "frames sent to a link that refused HELLO would be lost unseen";
+  EXPECT_EQ(rig.sender->frames_sent(), 0u);
+  rig.server.refuse_hello = false;
+  rig.run_ms(3000);
+  ASSERT_FALSE(rig.server.audio.empty());
+  EXPECT_EQ(rig.sender->frames_sent(), rig.server.audio.size());
+  expect_clean_stream(rig);
+}
+
 TEST(Pipeline, GarbageFromTheServerCostsTheLinkOnly) {
   Rig rig;
   rig.run_ms(200);

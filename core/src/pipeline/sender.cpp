@@ -55,12 +55,26 @@ void Sender::run_once() {
 
   const std::uint64_t next_control = next_ping_us_ < next_stats_us_ ? next_ping_us_ : next_stats_us_;
   const std::uint32_t until_control = ms_until(now, next_control);
-  if (const AudioFrame* frame = queue_.take(until_control < kMaxWaitMs ? until_control : kMaxWaitMs)) {
+  const std::uint32_t wait = until_control < kMaxWaitMs ? until_control : kMaxWaitMs;
+  if (pong_pending_ || !link_accepted_) {
+    // Wait on the socket rather than the queue: a PONG read at once keeps the
+    // round trip (and so the clock offset) honest, and until the server has
+    // answered the first PING (it accepted HELLO) no audio goes out to be lost.
+    if (!receive(wait)) return;
+    if (!link_accepted_) {
+      if (now - link_started_us_ > std::uint64_t{config_.welcome_timeout_ms} * kUsPerMs) {
+        disconnect("the server did not answer HELLO", true, Errc::timeout);
+      }
+      return;
+    }
+  } else if (!receive(0)) {
+    return;
+  }
+  if (const AudioFrame* frame = queue_.take(pong_pending_ ? 0 : wait)) {
     const bool sent = send_frame(*frame);
     queue_.release();
     if (!sent) return;
   }
-  if (!receive(0)) return;
 
   now = ports_.clock.now_us();
   if (now >= next_ping_us_ && !send_ping(now)) return;
@@ -141,10 +155,12 @@ bool Sender::handshake(std::uint64_t now_us) {
 
   const std::uint64_t now = ports_.clock.now_us();
   pings_this_link_ = 0;
-  next_ping_us_ = now;
+  pong_pending_ = false;
+  link_started_us_ = now;
   next_stats_us_ = now + std::uint64_t{config_.stats_interval_ms} * kUsPerMs;
   last_receive_us_ = now;
-  return true;
+  // Its PONG tells that the server accepted HELLO (and starts the clock sync).
+  return send_ping(now);
 }
 
 void Sender::disconnect(const char* reason, bool send_error, Errc code) {
@@ -235,6 +251,7 @@ bool Sender::handle(const proto::FrameView& frame) {
         return false;
       }
       clock_sync_.add(pong.device_time_us, pong.server_receive_us, pong.server_send_us, ports_.clock.now_us());
+      pong_pending_ = false;
       if (!link_accepted_) {
         // The server answers PING only after it accepted HELLO.
         link_accepted_ = true;
@@ -283,6 +300,7 @@ bool Sender::send_ping(std::uint64_t now_us) {
   const auto encoded = proto::encode(ping, tx_);
   if (!encoded || !send_bytes(encoded.value)) return false;
   ++pings_this_link_;
+  pong_pending_ = true;
   const std::uint32_t interval =
       pings_this_link_ < config_.initial_pings ? config_.initial_ping_interval_ms : config_.ping_interval_ms;
   next_ping_us_ = now_us + std::uint64_t{interval} * kUsPerMs;

@@ -113,6 +113,8 @@ class Sender {
   std::uint64_t retry_at_us_ = 0;
   std::uint32_t accepted_links_ = 0;
   bool link_accepted_ = false;   // the server answered a PING on this link: HELLO was accepted
+  bool pong_pending_ = false;    // a PING is out and its PONG has not come back
+  std::uint64_t link_started_us_ = 0;
   bool replaced_ = false;        // the server said another link of this id took over
   std::uint64_t frames_sent_ = 0;
   std::uint32_t next_ping_id_ = 1;
