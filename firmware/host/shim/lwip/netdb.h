@@ -1,0 +1,3 @@
+// Host stand-in for lwIP's netdb.h (firmware/host only).
+#pragma once
+#include <netdb.h>
