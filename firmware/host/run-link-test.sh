@@ -19,8 +19,7 @@ cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/
 trap cleanup EXIT
 
 core_sources=()
-for f in error protocol frame_parser codec pcm16 mulaw ima_adpcm dsp backoff auth clock_sync rate_estimator \
-         pipeline/frame_queue pipeline/capture pipeline/sender; do core_sources+=("$root/core/src/$f.cpp"); done
+for f in $(grep -oE 'src/[a-z0-9_/]+\.cpp' "$root/core/sources.cmake"); do core_sources+=("$root/core/$f"); done
 g++ -std=c++20 -O1 -g -Wall -Wextra -Werror -pthread ${LINK_TEST_CXXFLAGS:-} \
   -I"$here/shim" -I"$root/firmware/main" -I"$root/core/include" \
   "$here/link_test.cpp" "$root/firmware/main/socket_transport.cpp" "$root/firmware/main/server_locator.cpp" \
