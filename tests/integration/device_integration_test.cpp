@@ -244,7 +244,8 @@ TEST_F(DeviceTest, FiftyDevicesInOneProcessStreamWithNothingLost) {
     EXPECT_EQ(d.value("connections", 0), 1) << d.dump();
   }
   EXPECT_EQ(devices.stop(), 0);
-  for (const auto& s : devices.summary()["devices"]) {
+  const json summary = devices.summary();  // a named object: the loop below holds references into it
+  for (const auto& s : summary["devices"]) {
     EXPECT_EQ(s.value("frames_dropped", -1), 0) << s.dump();
   }
 }
