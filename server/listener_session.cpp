@@ -18,7 +18,7 @@ constexpr std::size_t kMaxFramesPerWrite = 64;  // one gather write catches a la
 
 ListenerSession::ListenerSession(tcp::socket socket, Hub& hub, std::string leftover)
     : socket_(std::move(socket)), hub_(hub), leftover_(std::move(leftover)),
-      caught_up_at_(std::chrono::steady_clock::now()) {
+      last_progress_at_(std::chrono::steady_clock::now()) {
   boost::system::error_code ec;
   const auto endpoint = socket_.remote_endpoint(ec);
   peer_ = ec ? std::string("unknown peer") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
@@ -39,7 +39,10 @@ void ListenerSession::start(const std::string& device_id) {
 void ListenerSession::deliver_audio(const std::shared_ptr<const std::string>& frame, std::uint32_t duration_us) {
   if (closing_) return;
   const Options& options = hub_.options();
-  if (writing_ && std::chrono::steady_clock::now() - caught_up_at_ > std::chrono::milliseconds(options.listener_stall_ms)) {
+  // Stalled: the kernel has taken none of its bytes for the stall limit. (A
+  // listener whose writes complete is keeping up, even when a busy event loop
+  // means its queue is rarely empty; falling behind is what skipping handles.)
+  if (writing_ && std::chrono::steady_clock::now() - last_progress_at_ > std::chrono::milliseconds(options.listener_stall_ms)) {
     ++hub_.metrics().listener_disconnects_slow;
     close(WsCloseCode::policy_violation, "listener too slow: behind for longer than the stall limit");
     return;
@@ -96,6 +99,7 @@ void ListenerSession::write_next() {
     self->writing_ = false;
     self->in_flight_.clear();
     self->hub_.metrics().bytes_out += n;
+    self->last_progress_at_ = std::chrono::steady_clock::now();
     if (ec) {
       if (ec != asio::error::operation_aborted) spdlog::info("listener {} write failed: {}", self->peer_, ec.message());
       self->closing_ = true;
@@ -104,7 +108,6 @@ void ListenerSession::write_next() {
       return;
     }
     if (self->queue_.empty()) {
-      self->caught_up_at_ = std::chrono::steady_clock::now();
       if (self->closing_) {
         // The close frame is out: half-close, and let the read loop see the
         // listener's own close and end of stream (a clean close for browsers).

@@ -2,7 +2,7 @@
 // read-only buffers and wait in a queue bounded in audio time: when it would
 // overflow, the oldest waiting frames are dropped (the one being written is
 // never touched), counted, and the listener is told it skipped to live. A
-// listener that does not catch up within the stall limit is disconnected.
+// listener whose socket takes nothing for the stall limit is disconnected.
 #pragma once
 
 #include <chrono>
@@ -73,7 +73,7 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
   bool writing_ = false;
   bool closing_ = false;
   bool finished_ = false;
-  std::chrono::steady_clock::time_point caught_up_at_;
+  std::chrono::steady_clock::time_point last_progress_at_;  // when a write last completed
   std::uint64_t skipped_total_ = 0;
 };
 

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(20, 10000));
   app.add_option("--listener-stall-ms", options.listener_stall_ms,
-                 "A listener that does not catch up for this long is disconnected")
+                 "A listener whose socket takes nothing for this long is disconnected")
       ->capture_default_str()
       ->check(CLI::Range(100, 600000));
   app.add_option("--hello-timeout-ms", options.hello_timeout_ms, "Time a device has to send HELLO")

@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include <optional>
+
 #include <spdlog/spdlog.h>
 
 #include "device_session.h"
@@ -29,6 +31,15 @@ tcp::acceptor open_acceptor(asio::io_context& io, const std::string& address, st
   }
   acceptor.listen(asio::socket_base::max_listen_connections);
   return acceptor;
+}
+
+// A connection already in the listen backlog, or none (never waits).
+std::optional<tcp::socket> accept_waiting(tcp::acceptor& acceptor) {
+  boost::system::error_code ec;
+  acceptor.non_blocking(true, ec);
+  tcp::socket socket = acceptor.accept(ec);
+  if (ec) return std::nullopt;
+  return socket;
 }
 
 }  // namespace
@@ -85,6 +96,10 @@ asio::awaitable<void> Server::accept_devices() {
       continue;
     }
     std::make_shared<DeviceSession>(std::move(socket), hub_, secrets_)->start();
+    // Take every connection already waiting, not one an event-loop pass.
+    while (auto more = accept_waiting(ingest_acceptor_)) {
+      std::make_shared<DeviceSession>(std::move(*more), hub_, secrets_)->start();
+    }
   }
 }
 
@@ -97,6 +112,9 @@ asio::awaitable<void> Server::accept_http() {
       continue;
     }
     asio::co_spawn(io_, serve_http(std::move(socket), hub_), asio::detached);
+    while (auto more = accept_waiting(http_acceptor_)) {
+      asio::co_spawn(io_, serve_http(std::move(*more), hub_), asio::detached);
+    }
   }
 }
 
