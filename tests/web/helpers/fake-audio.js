@@ -1,0 +1,153 @@
+// A Web Audio stand-in for Node, enough for web/player.js and web/app.js: an
+// AudioContext whose clock is the wall clock, rendering every
+// AudioWorkletNode's processor (the real player-worklet.js, in the emulated
+// worklet scope of worklet-scope.js) one quantum at a time as real time
+// passes, over real MessageChannels. No sound card: output latency 0.
+import { MessageChannel } from 'node:worker_threads';
+import { createProcessor, loadProcessor, renderQuantum } from './worklet-scope.js';
+
+const QUANTUM = 128;
+
+function node(ctx, extra = {}) {
+  return {
+    context: ctx,
+    connect(target) {
+      return target;
+    },
+    disconnect() {},
+    ...extra,
+  };
+}
+
+export class FakeAudioContext {
+  constructor({ sampleRate = 48000 } = {}) {
+    this.sampleRate = sampleRate;
+    this.state = 'suspended';
+    this.baseLatency = 128 / sampleRate;
+    this.outputLatency = 0;
+    this.frames = 0;
+    this.nodes = new Set();
+    this.listeners = new Map();
+    this.destination = node(this);
+    this.processorClass = null;
+    this.timer = null;
+    this.audioWorklet = {
+      addModule: async () => {
+        this.processorClass = await loadProcessor(sampleRate);
+      },
+    };
+  }
+
+  get currentTime() {
+    return this.frames / this.sampleRate;
+  }
+
+  addEventListener(type, fn) {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    this.listeners.get(type).add(fn);
+  }
+
+  setState(state) {
+    this.state = state;
+    for (const fn of this.listeners.get('statechange') || []) fn();
+  }
+
+  resume() {
+    if (this.state === 'closed') return Promise.reject(new Error('closed'));
+    if (!this.timer) {
+      const origin = performance.now() - (this.frames / this.sampleRate) * 1000;
+      this.timer = setInterval(() => this.renderDue(origin), 2);
+    }
+    this.setState('running');
+    return Promise.resolve();
+  }
+
+  suspend() {
+    clearInterval(this.timer);
+    this.timer = null;
+    this.setState('suspended');
+    return Promise.resolve();
+  }
+
+  close() {
+    this.suspend();
+    for (const n of this.nodes) n.disconnect();
+    this.setState('closed');
+    return Promise.resolve();
+  }
+
+  renderDue(origin) {
+    const due = Math.floor((((performance.now() - origin) / 1000) * this.sampleRate) / QUANTUM) * QUANTUM;
+    while (this.frames < due) {
+      for (const n of this.nodes) n.render(this.frames);
+      this.frames += QUANTUM;
+    }
+  }
+
+  getOutputTimestamp() {
+    return { contextTime: this.currentTime, performanceTime: performance.now() };
+  }
+
+  createGain() {
+    const gain = { value: 1, setTargetAtTime(v) { this.value = v; } };
+    return node(this, { gain });
+  }
+
+  createAnalyser() {
+    return node(this, {
+      fftSize: 2048,
+      frequencyBinCount: 1024,
+      smoothingTimeConstant: 0.8,
+      minDecibels: -100,
+      maxDecibels: -30,
+      getFloatTimeDomainData(a) { a.fill(0); },
+      getByteFrequencyData(a) { a.fill(0); },
+    });
+  }
+
+  createBuffer() {
+    return {};
+  }
+
+  createBufferSource() {
+    return node(this, { buffer: null, start() {} });
+  }
+}
+
+export class FakeAudioWorkletNode {
+  constructor(ctx, name, options = {}) {
+    if (!ctx.processorClass) throw new Error(`AudioWorkletNode: no processor ${name} (addModule first)`);
+    const { port1, port2 } = new MessageChannel();
+    this.context = ctx;
+    this.port = port1;
+    this.processorPort = port2;
+    this.processor = createProcessor(ctx.processorClass, port2, options);
+    this.outputs = [new Float32Array(QUANTUM), new Float32Array(QUANTUM)];
+    this.alive = true;
+    ctx.nodes.add(this);
+  }
+
+  render(frame) {
+    if (!this.alive) return;
+    this.alive = renderQuantum(this.processor, this.outputs, frame, this.context.sampleRate);
+  }
+
+  connect(target) {
+    return target;
+  }
+
+  disconnect() {
+    this.context.nodes.delete(this);
+    // Let the last messages (e.g. 'stop') through before closing the channel.
+    setTimeout(() => {
+      this.port.close();
+      this.processorPort.close();
+    }, 20);
+  }
+}
+
+/** Makes the fakes the globals web/player.js and web/app.js use. */
+export function installFakeAudio() {
+  globalThis.AudioContext = FakeAudioContext;
+  globalThis.AudioWorkletNode = FakeAudioWorkletNode;
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The page's tests (web/): ESLint, then Node's test runner on tests/web/.
+#   tests/web/run-node-tests.sh            lint + every test
+#   LINT=0 tests/web/run-node-tests.sh     tests only
+#   tests/web/run-node-tests.sh FILE…      lint + only these test files
+# Installs the dev dependencies (npm ci) when node_modules is missing and
+# there is a lockfile. The server tests need build/dev (or MICSTREAM_BUILD)
+# to hold micstream-server and micstream-device; without them they skip.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if ! command -v node >/dev/null 2>&1; then
+  echo "run-node-tests: node is not installed" >&2
+  exit 1
+fi
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "run-node-tests: Node $(node --version) is too old (20 or newer)" >&2
+  exit 1
+fi
+
+if [ ! -d node_modules ] && [ -f package-lock.json ]; then
+  echo "== npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+if [ "${LINT:-1}" != 0 ]; then
+  if [ -x node_modules/.bin/eslint ]; then
+    echo "== eslint web tests/web"
+    node_modules/.bin/eslint -c tests/web/eslint.config.js web tests/web
+  else
+    echo "== eslint is not installed (npm ci): lint skipped"
+  fi
+fi
+
+flags=()
+# Node 20 has a WebSocket client behind a flag; 22 has it by default.
+if [ "$major" -lt 22 ]; then flags+=(--experimental-websocket --no-warnings=ExperimentalWarning); fi
+
+echo "== node --test tests/web/"
+if [ $# -gt 0 ]; then
+  exec node "${flags[@]}" --test "$@"
+fi
+exec node "${flags[@]}" --test tests/web/

@@ -1,0 +1,609 @@
+// The player: an adaptive jitter buffer with drift control, between the ring
+// the page fills (decoded device audio at the device's rate) and the sound
+// card (the AudioContext's rate and clock). Pure logic, no Web Audio: the
+// worklet (player-worklet.js) calls PlayerCore.render() once per render
+// quantum, and the tests drive it with simulated networks.
+//
+// Measuring the jitter
+//   At each arrival (seen at a render quantum's start: the ring's write count
+//   moved) the controller takes the transit: the sound card's time less the
+//   device time of the first frame that arrived. Transit does not depend on
+//   what playback does, only on the device, the network, the server and the
+//   page. Per second it keeps the worst, the mean and the faster half.
+//   - Typical jitter: the median, over the last 16 s, of each second's worst
+//     transit above the mean transit. The newest two seconds count at once.
+//   - Peaks: an arrival far above that (2 × typical + 20 ms) is a peak. One is
+//     bad luck; two within 60 s are a pattern, and the buffer then holds the
+//     highest peak for as long as they keep coming.
+//   - Drift: the faster half's mean (the transit's floor) falls by the clock
+//     drift each second; the median of its 20 s slopes over the last 60 s
+//     is the device clock's rate against the sound card's, to ~10 ppm.
+//
+// Holding the smallest delay that keeps underruns away
+//   The level (audio waiting in the ring) rises at each arrival and falls as it
+//   plays; its low points, just before each arrival ("troughs"), are how close
+//   playback came to running dry. The loop steers the smoothed trough to
+//   margin + spread (spread: the jitter above), so the lowest trough sits at
+//   `margin` (5 ms when calm).
+//   - After an underrun the margin grows (5 ms and a quarter of how late the
+//     data was, at most 50 ms), and playback waits until the buffer holds the
+//     new target before it resumes: the delay grows at once.
+//   - When calm (no underrun for 10 s, or twice the time between the last two
+//     underruns) the margin decays to its minimum (τ 20 s) and old jitter
+//     leaves the window: the delay shrinks slowly.
+//   - Far behind (a backlog after a stall, a suspended tab) it skips to live:
+//     drops the excess with a cross-fade.
+//
+// Drift control
+//   The resampling ratio is nominal × (1 + drift + kp × trough error), the
+//   correction bounded to ±0.4 % (7 cents, and only that far while the delay
+//   is far from its target): the device's clock is followed and the delay
+//   moved without ever dropping or repeating a sample.
+//
+// Concealment
+//   Running dry, starting, and skipping all go through the Concealer
+//   (concealer.js): repeat the last pitch period, fade, cross-fade back.
+//
+// Allocation: render() allocates nothing. To keep V8 from boxing doubles,
+// the hot path passes them through fields and typed arrays, never as
+// arguments or return values of calls that might not be inlined
+// (tests/web/worklet.test.js checks no garbage collection happens).
+
+import { Concealer } from './concealer.js';
+import { Resampler } from './resampler.js';
+
+export const defaultPlayoutOptions = Object.freeze({
+  minMarginMs: 5, // the lowest trough aimed at when calm
+  initialMarginMs: 20, // before anything is known
+  maxMarginMs: 300,
+  maxSpreadMs: 1000, // jitter beyond this is not buffered for: it underruns
+  growMs: 5, // margin added at each underrun …
+  growLateness: 0.25, // … plus this share of how late the data was …
+  maxGrowMs: 50, // … up to this much at once
+  calmSec: 10, // no underrun for this long: the margin starts shrinking …
+  maxCalmSec: 120, // … or twice the time between the last two underruns, up to this
+  shrinkTauSec: 20, // time constant of that shrink
+  bucketSec: 1,
+  windowSec: 16, // memory of the typical jitter
+  peakWindowSec: 60, // memory of delay peaks; two in this long and the buffer holds them
+  driftWindowSec: 60, // drift: the transit floor's slope over this long …
+  driftSpanSec: 20, // … the median of its slopes over spans this long
+  troughTauSec: 1, // smoothing of the trough fed to the loop
+  kp: 0.1, // 1/s: ratio correction per second of trough error
+  maxDrift: 0.002, // bound of the drift estimate (±2000 ppm)
+  maxCorrection: 0.004, // bound of the whole ratio correction (±0.4 %, 7 cents)
+  skipExcessMs: 150, // level above the start level that triggers a skip to live
+});
+
+const MAX_PEAKS = 8;
+const PER_BUCKET = 256;
+
+export class PlayoutController {
+  constructor(options = {}) {
+    const o = { ...defaultPlayoutOptions, ...options };
+    this.o = o;
+    this.minMargin = o.minMarginMs / 1000;
+    this.maxMargin = o.maxMarginMs / 1000;
+    this.skipExcess = o.skipExcessMs / 1000;
+    this.buckets = Math.max(3, Math.round(o.driftWindowSec / o.bucketSec));
+    this.windowBuckets = Math.max(2, Math.min(this.buckets, Math.round(o.windowSec / o.bucketSec)));
+    this.span = Math.max(1, Math.min(this.buckets - 2, Math.round(o.driftSpanSec / o.bucketSec)));
+    // Each bucket's transits (up to PER_BUCKET), and, once the bucket is
+    // complete, their floor: the mean of the lower half (robust to late
+    // outliers, and finer than the render quantum the arrivals are seen at).
+    this.transits = new Float64Array(this.buckets * PER_BUCKET);
+    this.floor = new Float64Array(this.buckets);
+    this.sortScratch = new Float64Array(PER_BUCKET);
+    this.transitMax = new Float64Array(this.buckets);
+    this.transitMaxTime = new Float64Array(this.buckets);
+    this.transitSum = new Float64Array(this.buckets);
+    this.timeSum = new Float64Array(this.buckets);
+    this.transitCount = new Int32Array(this.buckets);
+    this.troughLow = new Float64Array(this.buckets);
+    this.scratch = new Float64Array(this.buckets); // sorting, without allocating
+    this.peakTime = new Float64Array(MAX_PEAKS);
+    this.peakHeight = new Float64Array(MAX_PEAKS);
+    this.reset();
+  }
+
+  reset() {
+    // Inputs (see onArrival, update).
+    this.now = 0;
+    this.dt = 0;
+    this.inTrough = 0;
+    this.inChunk = 0;
+    this.inTimeline = 0;
+    this.margin = this.o.initialMarginMs / 1000;
+    for (let i = 0; i < this.buckets; i++) this.clearBucket(i);
+    this.bucket = 0;
+    this.bucketStart = 0;
+    this.meanTransit = NaN;
+    this.typical = 0; // the typical jitter: median over the window of each second's worst transit
+    this.peak = 0; // the delay peaks being held (0 unless two came within peakWindowSec)
+    this.peakTime.fill(-Infinity);
+    this.peakHeight.fill(0);
+    this.peakNext = 0;
+    this.spread = 0; // the jitter the buffer absorbs, seconds
+    this.drift = 0; // device clock rate against the sound card's, − 1
+    this.troughMin = NaN; // lowest trough of the window (for display)
+    this.trough = NaN; // smoothed trough
+    this.lastArrival = NaN;
+    this.chunk = 0; // typical arrival, seconds
+    this.arrivals = 0;
+    this.correction = 0;
+    this.starving = false;
+    this.starveStart = 0;
+    this.lastUnderrun = -Infinity;
+    this.lateness = 0; // of the last underrun, seconds
+    this.calm = this.o.calmSec;
+  }
+
+  clearBucket(i) {
+    this.floor[i] = NaN;
+    this.transitMax[i] = -Infinity;
+    this.transitMaxTime[i] = 0;
+    this.transitSum[i] = 0;
+    this.timeSum[i] = 0;
+    this.transitCount[i] = 0;
+    this.troughLow[i] = Infinity;
+  }
+
+  /** The level playback (re)starts at, and the level a skip to live leaves (not for the audio thread: a getter's double is boxed). */
+  get startLevel() {
+    return this.margin + this.spread + this.chunk;
+  }
+
+  /** Above this level playback is too far behind: skip to live. */
+  get skipLevel() {
+    return this.startLevel + this.skipExcess;
+  }
+
+  /** What the smoothed trough is steered to. */
+  get targetTrough() {
+    return this.margin + this.spread;
+  }
+
+  /**
+   * Audio arrived. Inputs in fields (set them first; see "Allocation" above):
+   *   now: sound-card time, s;  inTrough: the level just before it, s;
+   *   inChunk: how much arrived, s;  inTimeline: device time delivered before
+   *   it (audio, plus gaps the page did not fill), s.
+   * @param {boolean} playing whether playback was consuming meanwhile
+   */
+  onArrival(playing) {
+    const now = this.now;
+    const trough = this.inTrough;
+    const chunk = this.inChunk;
+    const timeline = this.inTimeline;
+    // The typical arrival: robust to bursts (a burst counts as at most twice the estimate).
+    if (this.arrivals === 0) this.chunk = chunk;
+    else this.chunk += (Math.min(chunk, 2 * this.chunk) - this.chunk) * 0.05;
+    this.arrivals++;
+
+    // Transit: arrival time less the device time of the first frame that
+    // arrived (a burst is as late as its first frame). Its floor's slope is the
+    // clock drift; its spread the arrival jitter, whatever playback does.
+    const transit = now - (timeline + Math.min(chunk, this.chunk));
+    const b = this.bucket;
+    if (this.transitCount[b] < PER_BUCKET) this.transits[b * PER_BUCKET + this.transitCount[b]] = transit;
+    if (transit > this.transitMax[b]) {
+      this.transitMax[b] = transit;
+      this.transitMaxTime[b] = now;
+    }
+    this.transitSum[b] += transit;
+    this.timeSum[b] += now;
+    this.transitCount[b]++;
+
+    // A delay peak: far above the typical jitter. One is bad luck (it
+    // underruns, and the margin grows a little); two within peakWindowSec are
+    // a pattern, and the buffer holds the highest for as long as they recur.
+    if (Number.isFinite(this.meanTransit)) {
+      const height = transit + this.drift * now - this.meanTransit;
+      // (While peaks are held, one of similar height renews them.)
+      if (height > 2 * this.typical + 0.02 || (this.peak > 0 && height > 0.5 * this.peak)) {
+        const last = this.peakTime[(this.peakNext + MAX_PEAKS - 1) % MAX_PEAKS];
+        const i = now - last < 1 ? (this.peakNext + MAX_PEAKS - 1) % MAX_PEAKS : this.peakNext;
+        if (i === this.peakNext) this.peakNext = (this.peakNext + 1) % MAX_PEAKS;
+        this.peakTime[i] = now;
+        this.peakHeight[i] = Math.max(height, now - last < 1 ? this.peakHeight[i] : 0);
+      }
+    }
+
+    if (this.starving) {
+      // The data that ran the buffer dry arrives only now: it was this late.
+      this.starving = false;
+      this.lateness = now - this.starveStart;
+      const grow = Math.min(this.o.maxGrowMs / 1000, this.o.growLateness * this.lateness);
+      this.margin = Math.min(this.maxMargin, this.margin + grow);
+    } else if (playing) {
+      if (trough < this.troughLow[b]) this.troughLow[b] = trough;
+      if (Number.isNaN(this.trough)) this.trough = trough;
+      else {
+        const dt = Math.max(0, now - this.lastArrival);
+        this.trough += (trough - this.trough) * (1 - Math.exp(-dt / this.o.troughTauSec));
+      }
+    }
+    this.lastArrival = now;
+    this.recompute();
+  }
+
+  /** Playback ran dry at this.now. */
+  onUnderrun() {
+    const now = this.now;
+    this.starving = true;
+    this.starveStart = now;
+    // Underruns in a row stretch the calm needed before the margin shrinks.
+    const interval = now - this.lastUnderrun;
+    this.calm = Math.min(this.o.maxCalmSec, Math.max(this.o.calmSec, Number.isFinite(interval) ? 2 * interval : 0));
+    this.lastUnderrun = now;
+    this.margin = Math.min(this.maxMargin, this.margin + this.o.growMs / 1000);
+    this.trough = NaN; // the loop restarts from the rebuffered level
+  }
+
+  // The spread (the jitter to absorb) from the window: the typical jitter is
+  // the median, over its seconds, of each second's worst transit above the
+  // mean; the newest two seconds count at once unless they are a peak; held
+  // peaks on top.
+  recompute() {
+    const now = this.now;
+    const B = this.buckets;
+    let sum = 0;
+    let count = 0;
+    let low = Infinity;
+    for (let k = 0; k < this.windowBuckets; k++) {
+      const i = (this.bucket - k + B) % B;
+      const n = this.transitCount[i];
+      if (n === 0) continue;
+      sum += this.transitSum[i] + this.drift * this.timeSum[i];
+      count += n;
+      if (this.troughLow[i] < low) low = this.troughLow[i];
+    }
+    // (Two stores, not `low === Infinity ? NaN : low`: a phi with a NaN constant is boxed.)
+    this.troughMin = low;
+    if (low === Infinity) this.troughMin = NaN;
+    if (count === 0) {
+      this.spread = 0;
+      return;
+    }
+    const mean = sum / count;
+    this.meanTransit = mean;
+    let n = 0;
+    let recent = 0;
+    for (let k = 0; k < this.windowBuckets; k++) {
+      const i = (this.bucket - k + B) % B;
+      if (this.transitCount[i] === 0) continue;
+      const worst = this.transitMax[i] + this.drift * this.transitMaxTime[i] - mean; // detrended
+      if (k < 2) recent = Math.max(recent, worst);
+      if (k > 0 || this.windowBuckets < 3) this.scratch[n++] = worst;
+    }
+    if (n > 0) median(this.scratch, n);
+    this.typical = n > 0 ? Math.max(0, result[0]) : Math.max(0, recent);
+    // Peaks: held while at least two lie within the peak window.
+    let peaks = 0;
+    let highest = 0;
+    for (let i = 0; i < MAX_PEAKS; i++) {
+      if (now - this.peakTime[i] <= this.o.peakWindowSec) {
+        peaks++;
+        highest = Math.max(highest, this.peakHeight[i]);
+      }
+    }
+    this.peak = peaks >= 2 ? highest : 0;
+    const quick = Math.min(recent, 2 * this.typical + 0.02);
+    this.spread = Math.min(this.o.maxSpreadMs / 1000, Math.max(this.typical, quick, this.peak));
+  }
+
+  closeBucket(b) {
+    const n = Math.min(this.transitCount[b], PER_BUCKET);
+    if (n === 0) return;
+    const a = this.sortScratch;
+    for (let i = 0; i < n; i++) a[i] = this.transits[b * PER_BUCKET + i];
+    median(a, n); // sorts a[0, n)
+    const half = Math.max(1, n >> 1);
+    let sum = 0;
+    for (let i = 0; i < half; i++) sum += a[i];
+    this.floor[b] = sum / half;
+  }
+
+  // Drift: the transit's floor (the faster half of each bucket's arrivals)
+  // falls by the drift each second. The median of its slopes over driftSpanSec spans
+  // ignores jitter and the odd step (a route change, a device restart).
+  estimateDrift() {
+    const B = this.buckets;
+    const K = this.span;
+    let n = 0;
+    for (let k = 1; k + K < B; k++) {
+      // k = 1: the newest complete bucket.
+      const i = (this.bucket - k + B) % B;
+      const j = (i - K + B) % B;
+      if (Number.isNaN(this.floor[i]) || Number.isNaN(this.floor[j])) continue;
+      this.scratch[n++] = -(this.floor[i] - this.floor[j]) / (K * this.o.bucketSec);
+    }
+    if (n < 5) return;
+    median(this.scratch, n);
+    this.drift = Math.max(-this.o.maxDrift, Math.min(this.o.maxDrift, result[0]));
+  }
+
+  /**
+   * Once a render quantum (this.now and this.dt set): advances the window,
+   * lets the margin relax, runs the loop; this.correction is the result (0
+   * while not playing).
+   */
+  update(playing) {
+    const o = this.o;
+    const now = this.now;
+    const dt = this.dt;
+    if (now - this.bucketStart >= o.bucketSec) {
+      let steps = 0;
+      while (now - this.bucketStart >= o.bucketSec && steps < this.buckets) {
+        this.closeBucket(this.bucket);
+        this.bucket = (this.bucket + 1) % this.buckets;
+        this.clearBucket(this.bucket);
+        this.bucketStart += o.bucketSec;
+        steps++;
+      }
+      if (now - this.bucketStart >= o.bucketSec) this.bucketStart = now;
+      this.estimateDrift();
+      this.recompute();
+    }
+    if (now - this.lastUnderrun > this.calm && this.margin > this.minMargin) {
+      this.margin += (this.minMargin - this.margin) * (dt / o.shrinkTauSec);
+    }
+    if (!playing || Number.isNaN(this.trough)) {
+      this.correction = 0;
+      return;
+    }
+    // Follow the device's clock, and move the delay to its target: e > 0 is
+    // more delay than needed (play a little faster).
+    const e = this.trough - this.targetTrough;
+    this.correction = Math.max(-o.maxCorrection, Math.min(o.maxCorrection, this.drift + o.kp * e));
+  }
+
+  // Allocating conveniences for tests and tools.
+  arrive(now, trough, chunk, timeline, playing) {
+    this.now = now;
+    this.inTrough = trough;
+    this.inChunk = chunk;
+    this.inTimeline = timeline;
+    this.onArrival(playing);
+  }
+
+  underrun(now) {
+    this.now = now;
+    this.onUnderrun();
+  }
+}
+
+// The median of a[0, n) into result[0] (not returned: a returned double is
+// boxed), sorting that part in place (insertion sort: n ≤ 256, no allocation).
+const result = new Float64Array(1);
+function median(a, n) {
+  for (let x = 1; x < n; x++) {
+    const v = a[x];
+    let y = x - 1;
+    while (y >= 0 && a[y] > v) {
+      a[y + 1] = a[y];
+      y--;
+    }
+    a[y + 1] = v;
+  }
+  result[0] = n % 2 ? a[(n - 1) / 2] : 0.5 * (a[n / 2 - 1] + a[n / 2]);
+}
+
+/** Indices of the statistics the worklet publishes (a Float64Array; see player-worklet.js). */
+export const Stat = Object.freeze({
+  CONTEXT_TIME: 0, // AudioContext time of the first sample of the last quantum
+  POSITION: 1, // ring frame (device samples since the ring began) playing at that instant; NaN while concealing
+  LEVEL: 2, // seconds of audio waiting in the ring
+  START_LEVEL: 3, // seconds: the buffer target (playback starts and skips to here)
+  MARGIN: 4,
+  SPREAD: 5, // seconds: arrival jitter as the buffer feels it
+  CHUNK: 6, // seconds: typical arrival
+  CORRECTION: 7, // ratio correction now (ppm × 1e-6)
+  DRIFT: 8, // the loop's estimate of the clock ratio (integral term)
+  UNDERRUNS: 9,
+  CONCEALED_FRAMES: 10, // device frames the worklet concealed (late data)
+  SKIPS: 11,
+  SKIPPED_FRAMES: 12,
+  STATE: 13, // 0 buffering, 1 playing
+  FRAMES_OUT: 14,
+  CONSUMED: 15, // ring frames played or skipped
+  IN_RATE: 16,
+  OUT_RATE: 17,
+  TROUGH_MIN: 18,
+  TROUGH: 19,
+  OVERFLOW_FRAMES: 20, // frames the worklet could not store (message transport only)
+  LATENESS: 21, // seconds, of the last underrun
+  RESAMPLER_DELAY: 22, // frames
+  GENERATION: 23, // which configuration of the worklet these figures belong to
+  COUNT: 24,
+});
+
+export const State = Object.freeze({ BUFFERING: 0, PLAYING: 1 });
+
+export class PlayerCore {
+  /**
+   * @param {object} o
+   * @param {import('./ring-buffer.js').RingBuffer} o.ring the consumer end: interleaved frames at inRate
+   * @param {number} o.channels device channels (1 or 2)
+   * @param {number} o.inRate device sample rate
+   * @param {number} o.outRate output (AudioContext) sample rate
+   * @param {object} [o.options] PlayoutController options
+   * @param {object} [o.resampler] Resampler options
+   * @param {number} [o.maxQuantum=1024] largest n render() is called with without splitting
+   */
+  constructor({ ring, channels, inRate, outRate, options = {}, resampler = {}, maxQuantum = 1024 }) {
+    this.ring = ring;
+    this.channels = channels;
+    this.inRate = inRate;
+    this.outRate = outRate;
+    this.controller = new PlayoutController(options);
+    this.resampler = new Resampler({ inRate, outRate, channels, ...resampler });
+    this.concealer = new Concealer({ rate: inRate, channels });
+    this.maxQuantum = maxQuantum;
+    const maxStep = (inRate / outRate) * (1 + this.controller.o.maxCorrection);
+    this.staging = new Float32Array((Math.ceil(maxQuantum * maxStep) + 4) * channels);
+    this.scratch = new Float32Array(maxQuantum); // a device channel the output has no room for
+    this.outs = new Array(channels).fill(null);
+    this.state = State.BUFFERING;
+    this.everPlayed = false;
+    this.framesOut = 0;
+    this.consumed = 0; // ring frames read or discarded
+    this.lastWrite = ring.writeCount();
+    this.lastTimeline = ring.timelineCount();
+    this.timeline = 0; // device frames delivered: written, plus gaps the page did not fill
+    this.levelAfter = 0;
+    this.underruns = 0;
+    this.concealedFrames = 0;
+    this.skips = 0;
+    this.skippedFrames = 0;
+    this.sinceSynthetic = 0; // real frames pushed since the last concealed one
+    this.position = NaN;
+  }
+
+  /**
+   * Renders n output frames into outs (one Float32Array an output channel;
+   * a mono device fills every output channel, a stereo device its first two).
+   */
+  render(outs, n) {
+    let done = 0;
+    while (done < n) {
+      const m = Math.min(this.maxQuantum, n - done);
+      this.renderQuantum(outs, done, m);
+      done += m;
+    }
+  }
+
+  renderQuantum(outs, offset, n) {
+    const ch = this.channels;
+    const ctl = this.controller;
+    const inRate = this.inRate;
+    const now = this.framesOut / this.outRate;
+    ctl.now = now;
+
+    // Arrivals since the last quantum.
+    const wc = this.ring.writeCount();
+    if (wc !== this.lastWrite) {
+      const arrived = ((wc - this.lastWrite) >>> 0) / ch;
+      const tl = this.ring.timelineCount();
+      this.timeline += (tl - this.lastTimeline) | 0;
+      this.lastTimeline = tl;
+      this.lastWrite = wc;
+      ctl.inTrough = this.levelAfter;
+      ctl.inChunk = arrived / inRate;
+      ctl.inTimeline = this.timeline / inRate;
+      ctl.onArrival(this.state === State.PLAYING);
+      this.timeline += arrived;
+    }
+    const level = this.ring.availableRead() / ch / inRate;
+    const startLevel = ctl.margin + ctl.spread + ctl.chunk;
+    const skipLevel = startLevel + ctl.skipExcess;
+
+    if (this.state === State.BUFFERING) {
+      // Levels move in whole arrivals: a few ms short is close enough (the loop slows down to make it up).
+      if (ctl.arrivals > 0 && !ctl.starving && level >= startLevel - Math.min(0.005, 0.25 * ctl.chunk)) {
+        // A backlog (a stall, then everything at once) is not played late: start live.
+        // At the very start, what piled up before the worklet ran is trimmed too (uncounted).
+        if (level > skipLevel) this.skip(true);
+        else if (!this.everPlayed && level > startLevel + 0.5 * ctl.chunk) this.skip(false);
+        this.state = State.PLAYING;
+        this.everPlayed = true;
+        this.concealer.startMerge();
+      }
+    } else if (level > skipLevel && !this.concealer.concealing) {
+      // Far behind: cross-fade from where playback is to the newest startLevel of audio.
+      this.concealer.begin();
+      this.skip(true);
+      this.concealer.startMerge();
+    }
+
+    const playing = this.state === State.PLAYING;
+    ctl.dt = n / this.outRate;
+    ctl.update(playing);
+    const rs = this.resampler;
+    rs.step = rs.nominalStep * (1 + ctl.correction);
+    const need = rs.framesNeeded(n);
+
+    // The position of this quantum's first output sample, while it is pure real audio.
+    this.position = this.consumed - 1 - (rs.half - rs.frac);
+    if (!playing || this.sinceSynthetic < rs.taps) this.position = NaN;
+
+    const staging = this.staging;
+    if (playing) {
+      const got = this.ring.read(staging, 0, need * ch) / ch;
+      this.consumed += got;
+      this.concealer.merge(staging, 0, got);
+      if (got < need) {
+        // Ran dry: conceal the rest; wait to refill before playing again.
+        this.underruns++;
+        ctl.now = now + got / rs.step / this.outRate;
+        ctl.onUnderrun();
+        this.state = State.BUFFERING;
+        this.concealer.generate(staging, got * ch, need - got);
+        this.concealedFrames += need - got;
+        this.sinceSynthetic = 0;
+      } else {
+        this.sinceSynthetic += got;
+      }
+    } else {
+      this.concealer.generate(staging, 0, need);
+      if (this.everPlayed) this.concealedFrames += need;
+      this.sinceSynthetic = 0;
+    }
+
+    // Resample into the output channels.
+    const outs2 = this.outs;
+    for (let c = 0; c < ch; c++) {
+      outs2[c] = c < outs.length ? outs[c] : this.scratch;
+    }
+    rs.process(staging, 0, outs2, offset, n);
+    if (ch === 1) {
+      const src = outs[0];
+      for (let c = 1; c < outs.length; c++) {
+        const dst = outs[c];
+        for (let i = offset; i < offset + n; i++) dst[i] = src[i];
+      }
+    }
+
+    this.levelAfter = this.ring.availableRead() / ch / inRate;
+    this.framesOut += n;
+  }
+
+  // Drops all but the newest startLevel of the ring (counted as a skip if `counted`).
+  skip(counted) {
+    const ctl = this.controller;
+    const excess = this.ring.availableRead() / this.channels / this.inRate - (ctl.margin + ctl.spread + ctl.chunk);
+    const drop = Math.floor(excess * this.inRate);
+    if (drop <= 0) return;
+    this.ring.discard(drop * this.channels);
+    this.consumed += drop;
+    if (!counted) return;
+    this.skips++;
+    this.skippedFrames += drop;
+  }
+
+  /** Fills the Stat layout into a Float64Array (all but CONTEXT_TIME, GENERATION and OVERFLOW_FRAMES: the worklet's). */
+  writeStats(s) {
+    const ctl = this.controller;
+    s[Stat.POSITION] = this.position;
+    s[Stat.LEVEL] = this.levelAfter;
+    s[Stat.START_LEVEL] = ctl.margin + ctl.spread + ctl.chunk;
+    s[Stat.MARGIN] = ctl.margin;
+    s[Stat.SPREAD] = ctl.spread;
+    s[Stat.CHUNK] = ctl.chunk;
+    s[Stat.CORRECTION] = ctl.correction;
+    s[Stat.DRIFT] = ctl.drift;
+    s[Stat.UNDERRUNS] = this.underruns;
+    s[Stat.CONCEALED_FRAMES] = this.concealedFrames;
+    s[Stat.SKIPS] = this.skips;
+    s[Stat.SKIPPED_FRAMES] = this.skippedFrames;
+    s[Stat.STATE] = this.state;
+    s[Stat.FRAMES_OUT] = this.framesOut;
+    s[Stat.CONSUMED] = this.consumed;
+    s[Stat.IN_RATE] = this.inRate;
+    s[Stat.OUT_RATE] = this.outRate;
+    s[Stat.TROUGH_MIN] = ctl.troughMin;
+    s[Stat.TROUGH] = ctl.trough;
+    s[Stat.LATENESS] = ctl.lateness;
+    s[Stat.RESAMPLER_DELAY] = this.resampler.half - this.resampler.frac;
+  }
+}
