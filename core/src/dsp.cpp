@@ -34,15 +34,16 @@ void DcBlocker::process(std::span<std::int16_t> interleaved) {
 }
 
 void Gain::set_centi_db(std::int32_t centi_db) {
-  centi_db_ = centi_db;
-  factor_q16_ = static_cast<std::int32_t>(std::lround(65536.0F * std::pow(10.0F, static_cast<float>(centi_db) / 2000.0F)));
+  centi_db_ = centi_db < -kMaxCentiDb ? -kMaxCentiDb : (centi_db > kMaxCentiDb ? kMaxCentiDb : centi_db);
+  factor_q16_ = static_cast<std::int32_t>(std::lround(65536.0F * std::pow(10.0F, static_cast<float>(centi_db_) / 2000.0F)));
 }
 
 void Gain::process(std::span<std::int16_t> samples) const {
   if (factor_q16_ == (1 << 16)) return;
   for (auto& s : samples) {
-    const std::int64_t scaled = (std::int64_t{s} * factor_q16_ + (1 << 15)) >> 16;
-    s = saturate16(static_cast<std::int32_t>(scaled > INT32_MAX ? INT32_MAX : (scaled < INT32_MIN ? INT32_MIN : scaled)));
+    // With the gain capped at +60 dB, |s| * factor stays below 2^42: the
+    // product fits 64 bits and the shifted result 32, then saturates to 16.
+    s = saturate16(static_cast<std::int32_t>((std::int64_t{s} * factor_q16_ + (1 << 15)) >> 16));
   }
 }
 

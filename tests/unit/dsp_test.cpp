@@ -86,6 +86,11 @@ TEST(Gain, AppliesDecibelsAndSaturates) {
   Samples loud = {32767, -32768};
   Gain(4000).process(loud);
   EXPECT_EQ(loud, (Samples{32767, -32768}));
+
+  EXPECT_EQ(Gain(1000000).centi_db(), Gain::kMaxCentiDb) << "absurd settings are clamped, not overflowed";
+  Samples one = {1, -1};
+  Gain(-1000000).process(one);
+  EXPECT_EQ(one, (Samples{0, 0}));
 }
 
 TEST(Level, FullScaleSineIsZeroPeakAndMinus3Rms) {

@@ -45,6 +45,8 @@ class DcBlocker {
 /// Gain in hundredths of a dB (the unit of CONFIG), applied with saturation.
 class Gain {
  public:
+  static constexpr std::int32_t kMaxCentiDb = 6000;  ///< settings beyond +-60 dB are clamped
+
   explicit Gain(std::int32_t centi_db = 0) { set_centi_db(centi_db); }
   void set_centi_db(std::int32_t centi_db);
   [[nodiscard]] std::int32_t centi_db() const { return centi_db_; }
