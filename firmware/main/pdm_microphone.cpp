@@ -3,26 +3,16 @@
 #if SOC_I2S_SUPPORTS_PDM2PCM
 
 #include "driver/i2s_pdm.h"
-#include "esp_attr.h"
 #include "esp_check.h"
 #include "esp_log.h"
 #include "esp_timer.h"
+#include "i2s_overflow.h"
 
 namespace micstream::firmware {
 
 namespace {
 
 constexpr char kTag[] = "pdm_mic";
-
-// The driver's queue of filled DMA buffers was full and it dropped the
-// oldest: one block lost. Runs in the I2S interrupt, from IRAM: it only
-// counts the loss on the capture task.
-bool IRAM_ATTR on_queue_overflow(i2s_chan_handle_t /*channel*/, i2s_event_data_t* /*event*/, void* capture_task) {
-  BaseType_t woken = pdFALSE;
-  TaskHandle_t task = *static_cast<TaskHandle_t*>(capture_task);
-  if (task != nullptr) vTaskNotifyGiveFromISR(task, &woken);
-  return woken == pdTRUE;
-}
 
 }  // namespace
 
@@ -60,7 +50,7 @@ esp_err_t PdmMicrophone::open_channel() {
                       config_.clk_gpio, config_.din_gpio);
 
   i2s_event_callbacks_t callbacks = {};
-  callbacks.on_recv_q_ovf = on_queue_overflow;
+  callbacks.on_recv_q_ovf = i2s_queue_overflow;
   ESP_RETURN_ON_ERROR(i2s_channel_register_event_callback(channel_, &callbacks, &capture_task_), kTag,
                       "registering the overflow callback");
   ESP_RETURN_ON_ERROR(i2s_channel_enable(channel_), kTag, "starting the PDM channel");
