@@ -29,16 +29,17 @@
 //     data was, at most 50 ms), and playback waits until the buffer holds the
 //     new target before it resumes: the delay grows at once.
 //   - When calm (no underrun for 10 s, or twice the time between the last two
-//     underruns) the margin decays to its minimum (τ 20 s) and old jitter
-//     leaves the window: the delay shrinks slowly.
+//     underruns) the margin decays to its minimum (τ 20 s, at most 1 ms a
+//     second) and old jitter leaves the window: the delay shrinks slowly.
 //   - Far behind (a backlog after a stall, a suspended tab) it skips to live:
 //     drops the excess with a cross-fade.
 //
 // Drift control
 //   The resampling ratio is nominal × (1 + drift + kp × trough error), the
 //   correction bounded to ±0.4 % (7 cents, and only that far while the delay
-//   is far from its target): the device's clock is followed and the delay
-//   moved without ever dropping or repeating a sample.
+//   is far from its target; shortening the delay at most 0.2 %): the device's
+//   clock is followed and the delay moved without ever dropping or repeating
+//   a sample.
 //
 // Concealment
 //   Running dry, starting, and skipping all go through the Concealer
@@ -54,7 +55,7 @@ import { Resampler } from './resampler.js';
 
 export const defaultPlayoutOptions = Object.freeze({
   minMarginMs: 5, // the lowest trough aimed at when calm
-  initialMarginMs: 20, // before anything is known
+  initialMarginMs: 25, // before anything is known (no glitch while it learns; it shrinks when calm)
   maxMarginMs: 300,
   maxSpreadMs: 1000, // jitter beyond this is not buffered for: it underruns
   growMs: 5, // margin added at each underrun …
@@ -62,7 +63,8 @@ export const defaultPlayoutOptions = Object.freeze({
   maxGrowMs: 50, // … up to this much at once
   calmSec: 10, // no underrun for this long: the margin starts shrinking …
   maxCalmSec: 120, // … or twice the time between the last two underruns, up to this
-  shrinkTauSec: 20, // time constant of that shrink
+  shrinkTauSec: 20, // time constant of that shrink …
+  maxShrinkMsPerSec: 1, // … at most this fast (0.1 % of playback speed)
   bucketSec: 1,
   windowSec: 16, // memory of the typical jitter
   peakWindowSec: 60, // memory of delay peaks; two in this long and the buffer holds them
@@ -71,7 +73,8 @@ export const defaultPlayoutOptions = Object.freeze({
   troughTauSec: 1, // smoothing of the trough fed to the loop
   kp: 0.1, // 1/s: ratio correction per second of trough error
   maxDrift: 0.002, // bound of the drift estimate (±2000 ppm)
-  maxCorrection: 0.004, // bound of the whole ratio correction (±0.4 %, 7 cents)
+  maxCorrection: 0.004, // bound of the whole ratio correction (±0.4 %, 7 cents) …
+  maxSpeedup: 0.002, // … and of the part that shortens the delay (0.2 %, 3.5 cents): it shrinks gently
   skipExcessMs: 150, // level above the start level that triggers a skip to live
 });
 
@@ -346,7 +349,8 @@ export class PlayoutController {
       this.recompute();
     }
     if (now - this.lastUnderrun > this.calm && this.margin > this.minMargin) {
-      this.margin += (this.minMargin - this.margin) * (dt / o.shrinkTauSec);
+      const shrink = Math.min((this.margin - this.minMargin) * (dt / o.shrinkTauSec), (o.maxShrinkMsPerSec / 1000) * dt);
+      this.margin -= shrink;
     }
     if (!playing || Number.isNaN(this.trough)) {
       this.correction = 0;
@@ -355,7 +359,8 @@ export class PlayoutController {
     // Follow the device's clock, and move the delay to its target: e > 0 is
     // more delay than needed (play a little faster).
     const e = this.trough - this.targetTrough;
-    this.correction = Math.max(-o.maxCorrection, Math.min(o.maxCorrection, this.drift + o.kp * e));
+    const move = Math.max(-o.maxCorrection, Math.min(o.maxSpeedup, o.kp * e));
+    this.correction = Math.max(-o.maxCorrection, Math.min(o.maxCorrection, this.drift + move));
   }
 
   // Allocating conveniences for tests and tools.

@@ -209,6 +209,7 @@ async function runScenario(scenario) {
     await installRecorder(page, ID);
     const t0 = Date.now();
     const loadStart = os.loadavg()[0];
+    const pageAtStart = pageDigest();
     process.stdout.write(`${scenario}: measuring ${duration} s `);
     const loads = [];
     while (Date.now() - t0 < duration * 1000) {
@@ -257,6 +258,7 @@ async function runScenario(scenario) {
       device: device.command,
       server: server.command,
       proxy: proxy ? { jitterMs: Number(opt['jitter-ms']), command: proxy.command } : null,
+      page: { start: pageAtStart, end: pageDigest() },
       loadAverage: { start: loadStart, end: os.loadavg()[0], max: Math.max(loadStart, ...loads.map((l) => l[1])), every10s: loads },
       // When each underrun happened (s into the measurement) and the latency, a minute at a time.
       underrunAt: samples.filter((x, k) => k > 0 && x.underruns > samples[k - 1].underruns).map((x) => Number(((x.t - first.t) / 1000).toFixed(1))),
@@ -328,6 +330,7 @@ for (const s of scenarios) {
   console.log(`   buffer: median ${fmt(r.bufferMs.p50)} ms, p99 ${fmt(r.bufferMs.p99)} ms, target at the end ${r.targetMs} ms`);
   console.log(`   underruns ${r.underruns} (${r.underrunsTotal} since start), concealed ${r.concealedMs} ms, skips ${r.skips} (${r.skippedMs} ms), lost frames ${r.lostFrames}, reconnects ${r.reconnects}, not playing ${r.notPlayingSamples} samples`);
   console.log(`   machine load average (1 min): ${fmt(r.loadAverage.start, 2)} at the start, ${fmt(r.loadAverage.end, 2)} at the end, ${fmt(r.loadAverage.max, 2)} at most (${os.cpus().length} cores; other work on the machine shows here)`);
+  if (r.page.start !== r.page.end) console.log(`   NOTE: web/ changed during this run (${r.page.start} → ${r.page.end}); the browser kept what it loaded at the start`);
   if (r.underrunAt.length) console.log(`   underruns at ${r.underrunAt.map((x) => `${x} s`).join(', ')} into the run`);
   if (r.perMinute.length > 1) console.log(`   by minute, median/p99/buffer ms: ${r.perMinute.map((m) => `${fmt(m.p50, 0)}/${fmt(m.p99, 0)}/${fmt(m.buffer, 0)}`).join('  ')}`);
   console.log(`   drift ${r.driftPpm} ppm, correction ${r.correctionPpm} ppm, jitter ${r.jitterMs} ms`);

@@ -22,9 +22,11 @@ test('a clean network: low, steady latency, nothing dropped or repeated', () => 
   const r = simulate({ seconds: 60 });
   assert.equal(r.underruns, 0, summary(r));
   assert.equal(r.skips, 0, summary(r));
-  // 20 ms frame + 5 ms network + buffer (5 ms margin, a quantum or two) + resampler.
-  assert.ok(r.p99 < 50, summary(r));
-  assert.ok(r.p50 > 25, summary(r));
+  // It starts with a 30 ms margin (it knows nothing yet) and shrinks it when calm …
+  assert.ok(r.p99 < 60, summary(r));
+  // … to 20 ms frame + 5 ms network + buffer (5 ms margin, a quantum or two) + resampler.
+  const last10s = quantile(r.latencies.slice(-10 * 375), 0.5);
+  assert.ok(last10s > 25 && last10s < 42, `${last10s.toFixed(1)} ms in the last 10 s (${summary(r)})`);
   assertNothingTwice(r);
 });
 
@@ -132,7 +134,7 @@ test('a sound card that asks for 8 quanta at a time (1024 frames)', () => {
 test('stereo 48 kHz device into a 44.1 kHz sound card, 10 ms frames', () => {
   const r = simulate({ seconds: 40, inRate: 48000, outRate: 44100, channels: 2, frameMs: 10, jitter: (k, random) => random() * 8, skewPpm: 200 });
   assert.equal(r.underruns, 0, summary(r));
-  assert.ok(r.p99 < 50, summary(r));
+  assert.ok(r.p99 < 60, summary(r));
   assertNothingTwice(r);
 });
 

@@ -120,14 +120,14 @@ test('before configuration it outputs silence and keeps running', async () => {
   assert.ok(outputs[0].every((v) => v === 0));
 });
 
-test('process() makes no garbage: no collection in 200 000 quanta (71 s) with gaps and backlogs', () => {
+test('process() makes no garbage: 300 000 quanta (100 s) with gaps and backlogs allocate nothing steadily', () => {
   const script = fileURLToPath(new URL('./helpers/alloc-check.js', import.meta.url));
-  const out = execFileSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', script], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--expose-gc', '--max-semi-space-size=16', script], { encoding: 'utf8' });
   const result = JSON.parse(out);
   assert.ok(result.underruns > 0 && result.skips > 0, `the run exercised concealment and skips: ${out}`);
-  // With a 1 MB young generation, a boxed double a quantum (16 bytes) would
-  // collect 3 times; none may. The heap may grow by what the JIT keeps
-  // (optimised code, feedback), not by a steady leak.
+  // No collection, so the heap's growth is all that was allocated: a boxed
+  // double a quantum would be 16 bytes a quantum, 4.8 MB. Allowed: what the
+  // JIT keeps and the rare events' slow paths, under 2 bytes a quantum.
   assert.equal(result.gcs, 0, out);
-  assert.ok(result.heapDelta / result.quanta < 4, out);
+  assert.ok(result.heapDelta / result.quanta < 2, out);
 });

@@ -7,6 +7,10 @@ import { MessageChannel } from 'node:worker_threads';
 import { createProcessor, loadProcessor, renderQuantum } from './worklet-scope.js';
 
 const QUANTUM = 128;
+// Node's own timers, whatever a page under test makes of the globals later.
+const nodeSetTimeout = globalThis.setTimeout;
+const nodeSetInterval = globalThis.setInterval;
+const nodeClearInterval = globalThis.clearInterval;
 
 function node(ctx, extra = {}) {
   return {
@@ -56,14 +60,14 @@ export class FakeAudioContext {
     if (this.state === 'closed') return Promise.reject(new Error('closed'));
     if (!this.timer) {
       const origin = performance.now() - (this.frames / this.sampleRate) * 1000;
-      this.timer = setInterval(() => this.renderDue(origin), 2);
+      this.timer = nodeSetInterval(() => this.renderDue(origin), 2);
     }
     this.setState('running');
     return Promise.resolve();
   }
 
   suspend() {
-    clearInterval(this.timer);
+    nodeClearInterval(this.timer);
     this.timer = null;
     this.setState('suspended');
     return Promise.resolve();
@@ -118,6 +122,9 @@ export class FakeAudioWorkletNode {
   constructor(ctx, name, options = {}) {
     if (!ctx.processorClass) throw new Error(`AudioWorkletNode: no processor ${name} (addModule first)`);
     const { port1, port2 } = new MessageChannel();
+    // (A forgotten node must not keep the test process alive.)
+    port1.unref();
+    port2.unref();
     this.context = ctx;
     this.port = port1;
     this.processorPort = port2;
@@ -139,7 +146,7 @@ export class FakeAudioWorkletNode {
   disconnect() {
     this.context.nodes.delete(this);
     // Let the last messages (e.g. 'stop') through before closing the channel.
-    setTimeout(() => {
+    nodeSetTimeout(() => {
       this.port.close();
       this.processorPort.close();
     }, 20);

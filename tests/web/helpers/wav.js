@@ -8,9 +8,9 @@ import { repoRoot } from './doc-vectors.js';
 
 /** micstream-codec from a build folder, or null (the tests that need it then skip). */
 export function findCodecTool() {
-  const candidates = [process.env.MICSTREAM_CODEC, 'build/dev', 'build/release', 'build/asan', 'build/relwithdebinfo']
+  const candidates = [process.env.MICSTREAM_CODEC, process.env.MICSTREAM_BUILD, 'build/dev', 'build/release', 'build/asan', 'build/relwithdebinfo']
     .filter(Boolean)
-    .map((p) => (p.endsWith('micstream-codec') ? p : join(repoRoot, p, 'tools/micstream-codec')));
+    .map((p) => (p.endsWith('micstream-codec') ? p : p.startsWith('/') ? join(p, 'tools/micstream-codec') : join(repoRoot, p, 'tools/micstream-codec')));
   return candidates.find((p) => existsSync(p)) || null;
 }
 
