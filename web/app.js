@@ -81,6 +81,9 @@ const app = {
   started: false,
   workletLoaded: false,
   workletError: null,
+  latencyHint: null, // what the AudioContext was created with
+  outputGlitches: null, // {seen, times}: the output's underrun events (playbackStats)
+  outputStepUps: 0, // times the output buffer was enlarged after glitches
   autoSelect: false, // started with nothing selected: take the first device that comes online
   lobby: null, // a connection for the device list while nothing is listened to
   serverName: '',
@@ -436,19 +439,95 @@ function updateAudioStatus() {
   resumeButton.hidden = !(app.started && ctx && ctx.state !== 'running' && !app.workletError);
 }
 
+// ------------------------------------------------------------ the audio output
+
+// The sound card's own delay is part of what a listener hears. Where the
+// browser reports output glitches (AudioContext.playbackStats, Chromium), the
+// page asks for the smallest output buffer (latencyHint 0: 128 frames) and
+// steps up to the platform's 'interactive' buffer if the output glitches
+// (OUTPUT_GLITCHES within OUTPUT_GLITCH_WINDOW_MS); elsewhere it cannot tell,
+// so it asks for 'interactive'. ?latency=lowest|interactive|balanced|playback
+// or a number of seconds fixes the choice.
+const OUTPUT_GLITCHES = 2;
+const OUTPUT_GLITCH_WINDOW_MS = 30000;
+const LATENCY_PARAM = params.get('latency') || 'auto';
+
+function chosenLatencyHint() {
+  if (LATENCY_PARAM === 'auto') return 'playbackStats' in (globalThis.AudioContext?.prototype || {}) ? 0 : 'interactive';
+  if (LATENCY_PARAM === 'lowest') return 0;
+  const seconds = Number(LATENCY_PARAM);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : LATENCY_PARAM;
+}
+
+function createAudioContext(latencyHint) {
+  const AudioContextClass = globalThis.AudioContext || globalThis.webkitAudioContext;
+  if (!AudioContextClass) {
+    app.workletError = 'this browser has no Web Audio';
+    return;
+  }
+  try {
+    app.ctx = new AudioContextClass({ latencyHint });
+  } catch (e) {
+    app.workletError = `no audio output: ${e.message}`;
+    return;
+  }
+  app.latencyHint = latencyHint;
+  app.outputGlitches = { seen: 0, times: [] };
+  app.workletLoaded = false;
+  app.ctx.addEventListener('statechange', updateAudioStatus);
+  if (!app.ctx.audioWorklet) {
+    app.workletError = 'this browser has no AudioWorklet (a secure context, https or localhost, is needed)';
+    return;
+  }
+  const ctx = app.ctx;
+  ctx.audioWorklet.addModule(new URL('player-worklet.js', import.meta.url)).then(
+    () => {
+      if (app.ctx !== ctx) return;
+      app.workletLoaded = true;
+      updateAudioStatus();
+    },
+    (e) => {
+      if (app.ctx !== ctx) return;
+      app.workletError = `the audio worklet did not load: ${e.message}`;
+      updateAudioStatus();
+    },
+  );
+}
+
+/** Counts the output's glitches; too many with the smallest buffer: a bigger one. */
+function watchOutput(now) {
+  const ctx = app.ctx;
+  const stats = ctx && ctx.state === 'running' && LATENCY_PARAM === 'auto' && app.latencyHint === 0 ? ctx.playbackStats : null;
+  if (!stats) return;
+  const g = app.outputGlitches;
+  const events = stats.underrunEvents;
+  for (; g.seen < events; g.seen++) g.times.push(now);
+  while (g.times.length && now - g.times[0] > OUTPUT_GLITCH_WINDOW_MS) g.times.shift();
+  if (g.times.length < OUTPUT_GLITCHES) return;
+  console.info(`micstream: the audio output glitched ${g.times.length} times in ${OUTPUT_GLITCH_WINDOW_MS / 1000} s with a ${Math.round(ctx.baseLatency * 1000)} ms buffer; switching to the 'interactive' buffer`);
+  // The streams go on; each player starts afresh on the new context.
+  for (const d of app.devices.values()) {
+    if (d.player) d.player.destroy();
+    d.player = null;
+    d.fresh = true;
+  }
+  app.ctx = null;
+  ctx.close();
+  createAudioContext('interactive');
+  if (app.ctx) app.ctx.resume().then(updateAudioStatus, updateAudioStatus);
+  app.outputStepUps++;
+}
+
 // Everything that must happen inside the click (iOS only lets a user gesture
 // start audio): create or resume the AudioContext, synchronously.
 function start() {
   if (app.started) return;
-  if (!app.ctx) {
-    const AudioContextClass = globalThis.AudioContext || globalThis.webkitAudioContext;
-    if (!AudioContextClass) {
-      app.workletError = 'this browser has no Web Audio';
+  if (!app.ctx && !app.workletError) {
+    createAudioContext(chosenLatencyHint());
+    if (!app.ctx) {
       updateAudioStatus();
       return;
     }
-    app.ctx = new AudioContextClass({ latencyHint: 'interactive' });
-    app.ctx.addEventListener('statechange', updateAudioStatus);
     // iOS: play through the ring/silent switch like a media player.
     if (navigator.audioSession) {
       try {
@@ -462,21 +541,8 @@ function start() {
     silence.buffer = app.ctx.createBuffer(1, 1, app.ctx.sampleRate);
     silence.connect(app.ctx.destination);
     silence.start();
-    if (!app.ctx.audioWorklet) {
-      app.workletError = 'this browser has no AudioWorklet (a secure context, https or localhost, is needed)';
-    } else {
-      app.ctx.audioWorklet.addModule(new URL('player-worklet.js', import.meta.url)).then(
-        () => {
-          app.workletLoaded = true;
-          updateAudioStatus();
-        },
-        (e) => {
-          app.workletError = `the audio worklet did not load: ${e.message}`;
-          updateAudioStatus();
-        },
-      );
-    }
   }
+  if (!app.ctx) return;
   app.ctx.resume();
   app.started = true;
   startButton.hidden = true;
@@ -544,6 +610,7 @@ const stats = {
 window.micstreamStats = stats;
 
 function tick() {
+  watchOutput(performance.now());
   const ctx = app.ctx;
   stats.started = app.started;
   stats.audio = ctx
@@ -552,6 +619,9 @@ function tick() {
         sampleRate: ctx.sampleRate,
         baseLatencyMs: round((ctx.baseLatency || 0) * 1000),
         outputLatencyMs: Number.isFinite(ctx.outputLatency) ? round(ctx.outputLatency * 1000) : null,
+        latencyHint: app.latencyHint,
+        outputUnderruns: ctx.playbackStats ? ctx.playbackStats.underrunEvents : null,
+        outputStepUps: app.outputStepUps,
         workletLoaded: app.workletLoaded,
         error: app.workletError,
       }

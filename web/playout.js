@@ -24,12 +24,12 @@
 //   plays; its low points, just before each arrival ("troughs"), are how close
 //   playback came to running dry. The loop steers the smoothed trough to
 //   margin + spread (spread: the jitter above), so the lowest trough sits at
-//   `margin` (5 ms when calm).
+//   `margin` (3 ms when calm).
 //   - After an underrun the margin grows (5 ms and a quarter of how late the
 //     data was, at most 50 ms), and playback waits until the buffer holds the
 //     new target before it resumes: the delay grows at once.
-//   - When calm (no underrun for 10 s, or twice the time between the last two
-//     underruns) the margin decays to its minimum (τ 20 s, at most 1 ms a
+//   - When calm (no underrun for 5 s, or twice the time between the last two
+//     underruns) the margin decays to its minimum (τ 20 s, at most 2 ms a
 //     second) and old jitter leaves the window: the delay shrinks slowly.
 //   - Far behind (a backlog after a stall, a suspended tab) it skips to live:
 //     drops the excess with a cross-fade.
@@ -54,17 +54,17 @@ import { Concealer } from './concealer.js';
 import { Resampler } from './resampler.js';
 
 export const defaultPlayoutOptions = Object.freeze({
-  minMarginMs: 5, // the lowest trough aimed at when calm
-  initialMarginMs: 25, // before anything is known (no glitch while it learns; it shrinks when calm)
+  minMarginMs: 3, // the lowest trough aimed at when calm
+  initialMarginMs: 15, // before anything is known (no glitch while it learns; it shrinks when calm)
   maxMarginMs: 300,
   maxSpreadMs: 1000, // jitter beyond this is not buffered for: it underruns
   growMs: 5, // margin added at each underrun …
   growLateness: 0.25, // … plus this share of how late the data was …
   maxGrowMs: 50, // … up to this much at once
-  calmSec: 10, // no underrun for this long: the margin starts shrinking …
+  calmSec: 5, // no underrun for this long: the margin starts shrinking …
   maxCalmSec: 120, // … or twice the time between the last two underruns, up to this
   shrinkTauSec: 20, // time constant of that shrink …
-  maxShrinkMsPerSec: 1, // … at most this fast (0.1 % of playback speed)
+  maxShrinkMsPerSec: 2, // … at most this fast (0.2 % of playback speed, as maxSpeedup)
   bucketSec: 1,
   windowSec: 16, // memory of the typical jitter
   peakWindowSec: 60, // memory of delay peaks; two in this long and the buffer holds them

@@ -47,7 +47,7 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '60' },
     warmup: { type: 'string', default: '5' },
     scenario: { type: 'string', default: 'all' },
-    'latency-hint': { type: 'string' },
+    latency: { type: 'string', default: 'auto' },
     build: { type: 'string' },
     'frame-ms': { type: 'string', default: '10' },
     codec: { type: 'string', default: 'ima-adpcm' },
@@ -70,8 +70,9 @@ if (opt.help) {
   --block-samples N   device DMA block, samples (default 160: 10 ms at 16 kHz, the firmware's default)
   --jitter-ms J       jitter scenario: --send-jitter-ms (default 20)
   --clock-ppm P       jitter scenario: --clock-ppm (default 300)
-  --latency-hint H    EXPERIMENT: the page's AudioContext gets latencyHint H (a number of seconds, or
-                      interactive|balanced|playback) instead of its own choice, through an init script
+  --latency L         the page's ?latency= (its AudioContext's output buffer): auto (default: the
+                      smallest, stepping up if the output glitches), lowest, interactive, balanced,
+                      playback, or seconds
   --json FILE         also write the results as JSON`);
   process.exit(0);
 }
@@ -81,8 +82,6 @@ const warmup = Number(opt.warmup);
 if (!(duration > 0 && duration <= 600)) throw new Error('--duration: 1..600 seconds');
 const scenarios = { both: ['loopback', 'jitter'], all: ['loopback', 'jitter', 'netjitter'] }[opt.scenario] || opt.scenario.split(',');
 for (const s of scenarios) if (!['loopback', 'jitter', 'netjitter'].includes(s)) throw new Error(`unknown scenario ${s}`);
-const latencyHint = opt['latency-hint'] === undefined ? undefined
-  : Number.isFinite(Number(opt['latency-hint'])) ? Number(opt['latency-hint']) : opt['latency-hint'];
 
 // Targets, scaled to the run: "zero underruns in 10 min", "at most 1 underrun in 10 min".
 const TARGETS = {
@@ -136,6 +135,9 @@ function installRecorder(page, id) {
         reconnects: d.reconnects,
         base: s.audio ? s.audio.baseLatencyMs : null,
         output: s.audio ? s.audio.outputLatencyMs : null,
+        hint: s.audio ? s.audio.latencyHint : null,
+        outputUnderruns: s.audio ? s.audio.outputUnderruns : null,
+        outputStepUps: s.audio ? s.audio.outputStepUps : 0,
       });
     }, 25);
   }, id);
@@ -190,18 +192,8 @@ async function runScenario(scenario) {
     await waitDeviceOnline(server, ID);
     browser = await launchBrowser({ dir });
     const page = browser.page;
-    if (latencyHint !== undefined) {
-      await browser.context.addInitScript((hint) => {
-        const Original = window.AudioContext;
-        window.AudioContext = class extends Original {
-          constructor(options = {}) {
-            super({ ...options, latencyHint: hint });
-          }
-        };
-      }, latencyHint);
-    }
     const consoleWatch = watchConsole(page);
-    await page.goto(`${server.url}?device=${ID}`);
+    await page.goto(`${server.url}?device=${ID}&latency=${encodeURIComponent(opt.latency)}`);
     await page.locator(`[data-device-id="${ID}"]`).waitFor({ timeout: 10000 });
     await page.click('#start');
     await waitPlaying(page, ID, { seconds: 0.5, timeoutMs: 20000 });
@@ -263,7 +255,11 @@ async function runScenario(scenario) {
       // When each underrun happened (s into the measurement) and the latency, a minute at a time.
       underrunAt: samples.filter((x, k) => k > 0 && x.underruns > samples[k - 1].underruns).map((x) => Number(((x.t - first.t) / 1000).toFixed(1))),
       perMinute: perMinute(samples, first.t),
-      latencyHint: latencyHint ?? null,
+      latencyParam: opt.latency,
+      latencyHint: { start: first.hint, end: last.hint },
+      // The sound card's own glitches (AudioContext.playbackStats), and the page's steps to a bigger buffer.
+      outputUnderruns: last.outputUnderruns,
+      outputStepUps: last.outputStepUps - first.outputStepUps,
       deviceLog: device.tail(4),
     };
     result = r;
@@ -322,7 +318,7 @@ for (const s of scenarios) {
     const late = (r.proxy.late || []).filter((l) => l.lateMs > 10);
     if (late.length) console.log(`     the proxy itself ran late (> 10 ms; machine load) ${late.length} times: ${late.slice(0, 8).map((l) => `${fmt(l.lateMs, 0)} ms at ${fmt(l.atMs / 1000, 1)} s`).join(', ')}${late.length > 8 ? ', …' : ''} (times from the proxy's start)`);
   }
-  if (r.latencyHint !== null) console.log(`   EXPERIMENT: the page's AudioContext was given latencyHint ${JSON.stringify(r.latencyHint)} by the benchmark`);
+  console.log(`   output: ?latency=${r.latencyParam}, AudioContext latencyHint ${JSON.stringify(r.latencyHint.start)}${r.latencyHint.end !== r.latencyHint.start ? ` → ${JSON.stringify(r.latencyHint.end)}` : ''}; output glitches (playbackStats) ${r.outputUnderruns ?? 'not reported'}, steps to a bigger buffer ${r.outputStepUps}`);
   const deviceStatus = r.deviceLog.split('\n').filter((l) => /streaming:|stopped after/.test(l)).pop();
   if (deviceStatus) console.log(`   device says: ${deviceStatus.replace(/^\S+ \S+ /, '')}`);
   console.log(`   latency (capture to speaker, page's figure): median ${fmt(r.latencyMs.p50)} ms, p99 ${fmt(r.latencyMs.p99)} ms, min ${fmt(r.latencyMs.min)}, max ${fmt(r.latencyMs.max)}`);
