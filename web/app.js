@@ -6,6 +6,7 @@
 import { codecName } from './codecs.js';
 import { Player, canShareMemory } from './player.js';
 import { Stat, State } from './playout.js';
+import { RemoteReceiver } from './receiver.js';
 import { StreamClient } from './stream-client.js';
 import { DeviceVisuals } from './visuals.js';
 
@@ -13,6 +14,8 @@ const params = new URLSearchParams(location.search);
 const TAP = params.get('tap') === '1';
 const WS_URL = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
 const SHARED = canShareMemory();
+// Receive in a worker (receiver.js) when the ring can be shared with it; ?receiver=main keeps it on this thread.
+const RECEIVE_IN_WORKER = SHARED && typeof Worker === 'function' && params.get('receiver') !== 'main';
 
 const $ = (selector) => document.querySelector(selector);
 const startButton = $('#start');
@@ -79,8 +82,8 @@ const ms = (x) => (Number.isFinite(x) ? `${Math.round(x)} ms` : '–');
 const app = {
   ctx: null,
   started: false,
-  workletLoaded: false,
-  workletError: null,
+  playerLoaded: false, // the player can be made: the worklet module loaded (or no AudioWorklet: the fallback)
+  audioError: null,
   latencyHint: null, // what the AudioContext was created with
   outputGlitches: null, // {seen, times}: the output's underrun events (playbackStats)
   outputStepUps: 0, // times the output buffer was enlarged after glitches
@@ -185,8 +188,34 @@ class Device {
     if (this.client) return;
     this.el.dataset.listening = 'true';
     this.fresh = true;
-    this.client = new StreamClient({ url: WS_URL, device: this.id, onEvent: (type, data) => this.onEvent(type, data) });
+    const onEvent = (type, data) => this.onEvent(type, data);
+    this.client = RECEIVE_IN_WORKER
+      ? new RemoteReceiver({ url: WS_URL, device: this.id, onEvent, onPlayback: (playback) => this.onPlayback(playback) })
+      : new StreamClient({ url: WS_URL, device: this.id, onEvent });
     this.client.start();
+    this.syncReceiver();
+  }
+
+  /** Receiving in the worker: a player exists while audio can play, and the worker knows whether one waits. */
+  syncReceiver() {
+    const client = this.client;
+    if (!(client instanceof RemoteReceiver)) return;
+    const ready = audioReady();
+    if (ready && !this.player) this.createPlayer();
+    client.setReady(ready, this.player && this.player.tap ? this.player.tapSamples : 0);
+  }
+
+  /** The worker started a new playback: its buffers. */
+  onPlayback(playback) {
+    if (!this.player) return;
+    this.player.attach(playback);
+    this.latency.clear();
+  }
+
+  createPlayer() {
+    this.player = new Player(app.ctx, { tap: TAP, shared: SHARED });
+    this.player.setVolume(this.volume);
+    this.player.setMuted(this.muted);
   }
 
   stopListening() {
@@ -232,15 +261,11 @@ class Device {
   }
 
   onAudio(frame, samples) {
-    if (!app.started || !app.workletLoaded || app.ctx.state !== 'running') {
+    if (!audioReady()) {
       this.fresh = true; // audio is paused: when it resumes, start clean rather than count a gap
       return;
     }
-    if (!this.player) {
-      this.player = new Player(app.ctx, { tap: TAP, shared: SHARED });
-      this.player.setVolume(this.volume);
-      this.player.setMuted(this.muted);
-    }
+    if (!this.player) this.createPlayer();
     if (this.fresh) {
       this.player.configure(frame.sampleRate, frame.channels);
       this.latency.clear();
@@ -259,7 +284,7 @@ class Device {
     if (player && Number.isFinite(offsetUs)) latency = player.latencyMs(offsetUs);
     if (Number.isFinite(latency)) this.latency.push(latency);
     this.lastLatency = latency;
-    const w = player && player.writer;
+    const w = client instanceof RemoteReceiver ? client.writer : player && player.writer; // the writer's counters
     const inRate = s ? s[Stat.IN_RATE] : 0;
     let state = 'idle';
     if (!this.selected || !app.started) state = 'idle';
@@ -349,6 +374,11 @@ class Device {
   }
 }
 
+/** Whether audio can play: started, the worklet loaded, the context running. */
+function audioReady() {
+  return app.started && app.playerLoaded && app.ctx !== null && app.ctx.state === 'running';
+}
+
 // ------------------------------------------------------------ the device list
 
 function updateDevices(devices) {
@@ -421,9 +451,9 @@ function updateAudioStatus() {
   const ctx = app.ctx;
   let text;
   let state = 'off';
-  if (app.workletError) {
+  if (app.audioError) {
     state = 'error';
-    text = `audio unavailable: ${app.workletError}`;
+    text = `audio unavailable: ${app.audioError}`;
   } else if (!ctx || !app.started) {
     text = 'Pick the microphones to hear, then press Start Listening.';
   } else if (ctx.state !== 'running') {
@@ -433,10 +463,11 @@ function updateAudioStatus() {
     state = 'running';
     const out = Number.isFinite(ctx.outputLatency) ? ` · output latency ${Math.round(ctx.outputLatency * 1000)} ms` : '';
     text = `Playing at ${ctx.sampleRate} Hz${out} · ${SHARED ? 'shared memory' : 'message'} transport`;
+    if (!ctx.audioWorklet) text += ' · compatibility player: open the page over https (or on localhost) for the lowest latency';
   }
   audioStatus.dataset.state = state;
   audioStatus.textContent = text;
-  resumeButton.hidden = !(app.started && ctx && ctx.state !== 'running' && !app.workletError);
+  resumeButton.hidden = !(app.started && ctx && ctx.state !== 'running' && !app.audioError);
 }
 
 // ------------------------------------------------------------ the audio output
@@ -445,11 +476,14 @@ function updateAudioStatus() {
 // browser reports output glitches (AudioContext.playbackStats, Chromium), the
 // page asks for the smallest output buffer (latencyHint 0: 128 frames) and
 // steps up to the platform's 'interactive' buffer if the output glitches
-// (OUTPUT_GLITCHES within OUTPUT_GLITCH_WINDOW_MS); elsewhere it cannot tell,
+// (OUTPUT_GLITCHES within OUTPUT_GLITCH_WINDOW_MS, once past the first
+// OUTPUT_SETTLE_MS of playing, when code is still being compiled and the
+// page's first frames decoded); elsewhere it cannot tell,
 // so it asks for 'interactive'. ?latency=lowest|interactive|balanced|playback
 // or a number of seconds fixes the choice.
-const OUTPUT_GLITCHES = 2;
-const OUTPUT_GLITCH_WINDOW_MS = 30000;
+const OUTPUT_GLITCHES = 3;
+const OUTPUT_GLITCH_WINDOW_MS = 60000;
+const OUTPUT_SETTLE_MS = 5000;
 const LATENCY_PARAM = params.get('latency') || 'auto';
 
 function chosenLatencyHint() {
@@ -462,33 +496,34 @@ function chosenLatencyHint() {
 function createAudioContext(latencyHint) {
   const AudioContextClass = globalThis.AudioContext || globalThis.webkitAudioContext;
   if (!AudioContextClass) {
-    app.workletError = 'this browser has no Web Audio';
+    app.audioError = 'this browser has no Web Audio';
     return;
   }
   try {
     app.ctx = new AudioContextClass({ latencyHint });
   } catch (e) {
-    app.workletError = `no audio output: ${e.message}`;
+    app.audioError = `no audio output: ${e.message}`;
     return;
   }
   app.latencyHint = latencyHint;
-  app.outputGlitches = { seen: 0, times: [] };
-  app.workletLoaded = false;
+  app.outputGlitches = { seen: 0, times: [], runningSince: NaN };
+  app.playerLoaded = false;
   app.ctx.addEventListener('statechange', updateAudioStatus);
   if (!app.ctx.audioWorklet) {
-    app.workletError = 'this browser has no AudioWorklet (a secure context, https or localhost, is needed)';
+    // Not a secure context (plain http to another machine): the main-thread player (script-player-node.js).
+    app.playerLoaded = true;
     return;
   }
   const ctx = app.ctx;
   ctx.audioWorklet.addModule(new URL('player-worklet.js', import.meta.url)).then(
     () => {
       if (app.ctx !== ctx) return;
-      app.workletLoaded = true;
+      app.playerLoaded = true;
       updateAudioStatus();
     },
     (e) => {
       if (app.ctx !== ctx) return;
-      app.workletError = `the audio worklet did not load: ${e.message}`;
+      app.audioError = `the audio worklet did not load: ${e.message}`;
       updateAudioStatus();
     },
   );
@@ -501,6 +536,13 @@ function watchOutput(now) {
   if (!stats) return;
   const g = app.outputGlitches;
   const events = stats.underrunEvents;
+  const playing = [...app.devices.values()].some((d) => d.player);
+  if (!playing) g.runningSince = NaN;
+  else if (Number.isNaN(g.runningSince)) g.runningSince = now;
+  if (!playing || now - g.runningSince < OUTPUT_SETTLE_MS) {
+    g.seen = events; // not counted: nothing plays, or it is starting
+    return;
+  }
   for (; g.seen < events; g.seen++) g.times.push(now);
   while (g.times.length && now - g.times[0] > OUTPUT_GLITCH_WINDOW_MS) g.times.shift();
   if (g.times.length < OUTPUT_GLITCHES) return;
@@ -522,7 +564,7 @@ function watchOutput(now) {
 // start audio): create or resume the AudioContext, synchronously.
 function start() {
   if (app.started) return;
-  if (!app.ctx && !app.workletError) {
+  if (!app.ctx && !app.audioError) {
     createAudioContext(chosenLatencyHint());
     if (!app.ctx) {
       updateAudioStatus();
@@ -601,6 +643,7 @@ const stats = {
   started: false,
   tap: TAP,
   transport: SHARED ? 'shared-memory' : 'messages',
+  receiver: RECEIVE_IN_WORKER ? 'worker' : 'main thread',
   crossOriginIsolated: globalThis.crossOriginIsolated === true,
   audio: null,
   server: null,
@@ -622,13 +665,15 @@ function tick() {
         latencyHint: app.latencyHint,
         outputUnderruns: ctx.playbackStats ? ctx.playbackStats.underrunEvents : null,
         outputStepUps: app.outputStepUps,
-        workletLoaded: app.workletLoaded,
-        error: app.workletError,
+        player: ctx.audioWorklet ? 'audio-worklet' : 'script-processor',
+        playerLoaded: app.playerLoaded,
+        error: app.audioError,
       }
     : null;
   stats.server = { ...serverState(), name: app.serverName };
   const devices = {};
   for (const d of app.devices.values()) {
+    d.syncReceiver();
     const s = d.sample();
     devices[d.id] = s;
     d.render(s);

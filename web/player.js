@@ -5,8 +5,9 @@
 // and the optional output tap for tests.
 
 import { RingBuffer } from './ring-buffer.js';
+import { ScriptPlayerNode } from './script-player-node.js';
 import { Stat } from './playout.js';
-import { StreamWriter } from './stream-writer.js';
+import { CaptureTimeline, StreamWriter } from './stream-writer.js';
 
 /** Whether the worklet can share memory with the page (SharedArrayBuffer needs cross-origin isolation). */
 export function canShareMemory() {
@@ -14,6 +15,24 @@ export function canShareMemory() {
 }
 
 const RING_SECONDS = 4;
+const TIMELINE_ENTRIES = 1024; // frames whose capture time is remembered (10 s of 10 ms frames)
+
+/**
+ * The shared buffers of one playback: the ring (device audio), the worklet's
+ * statistics, the optional output tap, the capture timeline. Made by whoever
+ * writes the ring (this thread, or the receiver worker) and handed to
+ * Player.attach().
+ */
+export function createSharedPlayback({ rate, channels, tapSamples = 0 }) {
+  return {
+    rate,
+    channels,
+    ring: RingBuffer.create(RingBuffer.capacityFor(rate * channels * RING_SECONDS), true).buffer,
+    stats: new SharedArrayBuffer(8 + Stat.COUNT * 8),
+    tap: tapSamples ? new SharedArrayBuffer(8 + tapSamples * 4) : null,
+    timeline: new SharedArrayBuffer(CaptureTimeline.bytesFor(TIMELINE_ENTRIES)),
+  };
+}
 
 // Message transport: the ring's producer end as posted copies.
 class MessageSink {
@@ -53,11 +72,9 @@ export class Player {
     this.tap = tap;
     this.tapSamples = RingBuffer.capacityFor(Math.ceil(ctx.sampleRate * tapSeconds));
     this.playout = playout;
-    this.node = new AudioWorkletNode(ctx, 'micstream-player', {
-      numberOfInputs: 0,
-      numberOfOutputs: 1,
-      outputChannelCount: [2],
-    });
+    this.node = ctx.audioWorklet
+      ? new AudioWorkletNode(ctx, 'micstream-player', { numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [2] })
+      : new ScriptPlayerNode(ctx); // no AudioWorklet (not a secure context): the same player on the main thread
     this.gain = ctx.createGain();
     this.analyser = ctx.createAnalyser();
     this.analyser.fftSize = 2048;
@@ -65,7 +82,8 @@ export class Player {
     this.node.connect(this.gain).connect(ctx.destination);
     this.node.connect(this.analyser);
     this.generation = 0;
-    this.writer = null;
+    this.writer = null; // when fed from this thread
+    this.timeline = null;
     this.rate = 0;
     this.channels = 0;
     this.snap = new Float64Array(Stat.COUNT);
@@ -86,39 +104,50 @@ export class Player {
     }
   }
 
-  /** (Re)starts playback for a stream of this format: a fresh ring, a fresh player in the worklet. */
+  /** (Re)starts playback for a stream of this format, fed from this thread: a fresh ring, a fresh player in the worklet. */
   configure(rate, channels) {
+    let sink;
+    if (this.shared) {
+      const playback = createSharedPlayback({ rate, channels, tapSamples: this.tap ? this.tapSamples : 0 });
+      sink = new RingBuffer(playback.ring);
+      this.attach(playback);
+    } else {
+      this.beginPlayback(rate, channels);
+      const message = { type: 'configure', generation: this.generation, channels, sampleRate: rate, playout: this.playout };
+      message.ringSamples = RingBuffer.capacityFor(rate * channels * RING_SECONDS);
+      if (this.tap) message.tapSamples = this.tapSamples;
+      this.messageStats = null;
+      this.node.port.postMessage(message);
+      sink = new MessageSink(this.node.port);
+    }
+    this.writer = new StreamWriter({ sink, channels, rate, timeline: this.timeline });
+  }
+
+  /**
+   * (Re)starts playback from shared buffers (createSharedPlayback) that a
+   * writer fills, on this thread or in the receiver worker.
+   */
+  attach({ rate, channels, ring, stats, tap, timeline }) {
+    this.beginPlayback(rate, channels, timeline);
+    this.statsSeq = new Int32Array(stats, 0, 2);
+    this.statsView = new Float64Array(stats, 8, Stat.COUNT);
+    this.tapBuffer = tap || null;
+    const message = { type: 'configure', generation: this.generation, channels, sampleRate: rate, playout: this.playout, ring, stats };
+    if (tap) message.tap = tap;
+    this.node.port.postMessage(message);
+  }
+
+  beginPlayback(rate, channels, timeline) {
     this.generation++;
     this.rate = rate;
     this.channels = channels;
-    const ringSamples = RingBuffer.capacityFor(rate * channels * RING_SECONDS);
-    const message = { type: 'configure', generation: this.generation, channels, sampleRate: rate, playout: this.playout };
-    let sink;
-    if (this.shared) {
-      const ring = RingBuffer.create(ringSamples, true);
-      const stats = new SharedArrayBuffer(8 + Stat.COUNT * 8);
-      this.statsSeq = new Int32Array(stats, 0, 2);
-      this.statsView = new Float64Array(stats, 8, Stat.COUNT);
-      message.ring = ring.buffer;
-      message.stats = stats;
-      if (this.tap) {
-        this.tapBuffer = new SharedArrayBuffer(8 + this.tapSamples * 4);
-        message.tap = this.tapBuffer;
-      }
-      sink = ring;
-    } else {
-      message.ringSamples = ringSamples;
-      if (this.tap) message.tapSamples = this.tapSamples;
-      this.messageStats = null;
-      sink = new MessageSink(this.node.port);
-    }
-    this.node.port.postMessage(message);
-    this.writer = new StreamWriter({ sink, channels, rate });
+    this.writer = null;
+    this.timeline = new CaptureTimeline(timeline || TIMELINE_ENTRIES);
   }
 
-  /** One decoded frame (see StreamClient's audio event). */
+  /** One decoded frame (see StreamClient's audio event), when fed from this thread. */
   push(frame, samples) {
-    if (frame.sampleRate !== this.rate || frame.channels !== this.channels) this.configure(frame.sampleRate, frame.channels);
+    if (frame.sampleRate !== this.rate || frame.channels !== this.channels || !this.writer) this.configure(frame.sampleRate, frame.channels);
     this.writer.push(frame.firstSample, frame.captureUs, samples, frame.sampleCount);
   }
 
@@ -148,8 +177,8 @@ export class Player {
    */
   latencyMs(offsetUs) {
     const s = this.stats();
-    if (!s || !this.writer || !Number.isFinite(s[Stat.POSITION])) return NaN;
-    const captureUs = this.writer.captureUsAt(s[Stat.POSITION]);
+    if (!s || !this.timeline || !Number.isFinite(s[Stat.POSITION])) return NaN;
+    const captureUs = this.timeline.captureUsAt(s[Stat.POSITION], this.rate);
     if (!Number.isFinite(captureUs)) return NaN;
     const speakerPerfMs = this.speakerTimeMs(s[Stat.CONTEXT_TIME]);
     return ((performance.timeOrigin + speakerPerfMs) * 1000 + offsetUs - captureUs) / 1000;

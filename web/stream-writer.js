@@ -8,10 +8,51 @@
 // frame is cross-faded in. A first_sample that goes back (a device that
 // restarted) is spliced the same way.
 //
-// It also remembers where each frame went in the ring, so that the page can
-// tell which capture time the worklet is playing: captureUsAt(ringFrame).
+// It also remembers where each frame went in the ring (CaptureTimeline), so
+// that the page can tell which capture time the worklet is playing.
 
 import { Concealer } from './concealer.js';
+
+/**
+ * Where each frame went in the ring and when it was captured: written by the
+ * StreamWriter, read by the page (captureUsAt). In a SharedArrayBuffer when
+ * the writer runs in the receiver worker, so the page reads it as it grows;
+ * each entry is written before the count that publishes it.
+ */
+export class CaptureTimeline {
+  static bytesFor(segments) {
+    return 8 + segments * 16;
+  }
+
+  /** @param {ArrayBuffer|SharedArrayBuffer|number} buffer a buffer (bytesFor) or a number of segments (a private buffer) */
+  constructor(buffer) {
+    this.buffer = typeof buffer === 'number' ? new ArrayBuffer(CaptureTimeline.bytesFor(buffer)) : buffer;
+    const segments = (this.buffer.byteLength - 8) / 16;
+    this.head = new Int32Array(this.buffer, 0, 2); // [entries written, unused]
+    this.start = new Float64Array(this.buffer, 8, segments); // ring frame of each entry
+    this.capture = new Float64Array(this.buffer, 8 + segments * 8, segments); // its capture time, server µs
+  }
+
+  add(ringFrame, captureUs) {
+    const written = Atomics.load(this.head, 0);
+    const i = written % this.start.length;
+    this.start[i] = ringFrame;
+    this.capture[i] = captureUs;
+    Atomics.store(this.head, 0, written + 1);
+  }
+
+  /** Capture time (server clock, µs) of a ring frame, from the newest entry at or before it; NaN if unknown. */
+  captureUsAt(ringFrame, rate) {
+    if (!Number.isFinite(ringFrame)) return NaN;
+    const n = this.start.length;
+    const written = Atomics.load(this.head, 0);
+    for (let k = 1; k <= Math.min(written, n); k++) {
+      const i = (written - k) % n;
+      if (this.start[i] <= ringFrame) return this.capture[i] + ((ringFrame - this.start[i]) * 1e6) / rate;
+    }
+    return NaN;
+  }
+}
 
 export class StreamWriter {
   /**
@@ -21,9 +62,9 @@ export class StreamWriter {
    * @param {number} o.rate device sample rate
    * @param {number} [o.maxFillMs=120] longest gap filled with concealment
    * @param {number} [o.tailMs=10] concealment written before a longer gap's seam
-   * @param {number} [o.segments=1024] frames remembered for captureUsAt()
+   * @param {CaptureTimeline} [o.timeline] where frames went (default: a private one of 1024 entries)
    */
-  constructor({ sink, channels, rate, maxFillMs = 120, tailMs = 10, segments = 1024 }) {
+  constructor({ sink, channels, rate, maxFillMs = 120, tailMs = 10, timeline = new CaptureTimeline(1024) }) {
     this.sink = sink;
     this.channels = channels;
     this.rate = rate;
@@ -36,10 +77,7 @@ export class StreamWriter {
     this.needSplice = false;
     this.unfilled = 0; // device frames of gaps not filled, not yet told to the sink
     this.writtenFrames = 0; // ring frames written (real and concealed)
-    this.segStart = new Float64Array(segments);
-    this.segCapture = new Float64Array(segments);
-    this.segCount = 0;
-    this.segNext = 0;
+    this.timeline = timeline;
     this.frames = 0;
     this.lostFrames = 0;
     this.lostSamples = 0;
@@ -95,11 +133,7 @@ export class StreamWriter {
     }
     this.concealer.merge(samples, 0, frames);
     this.sink.write(samples, 0, frames * ch);
-    const i = this.segNext;
-    this.segStart[i] = this.writtenFrames;
-    this.segCapture[i] = captureUs;
-    this.segNext = (i + 1) % this.segStart.length;
-    if (this.segCount < this.segStart.length) this.segCount++;
+    this.timeline.add(this.writtenFrames, captureUs);
     this.writtenFrames += frames;
     this.expected = firstSample + frames;
     this.lastCaptureUs = captureUs;
@@ -107,14 +141,8 @@ export class StreamWriter {
     return true;
   }
 
-  /** Capture time (server clock, µs) of a ring frame, from the newest frame written at or before it; NaN if unknown. */
+  /** Capture time (server clock, µs) of a ring frame; NaN if unknown. */
   captureUsAt(ringFrame) {
-    if (!Number.isFinite(ringFrame)) return NaN;
-    const n = this.segStart.length;
-    for (let k = 1; k <= this.segCount; k++) {
-      const i = (this.segNext - k + n) % n;
-      if (this.segStart[i] <= ringFrame) return this.segCapture[i] + ((ringFrame - this.segStart[i]) * 1e6) / this.rate;
-    }
-    return NaN;
+    return this.timeline.captureUsAt(ringFrame, this.rate);
   }
 }

@@ -3,8 +3,11 @@
 // console error, Start Listening plays the device's tone (checked on what the
 // page really played, through its ?tap=1 recording), a second device plays on
 // its own card, a device that is cut and comes back plays again without a
-// reload, and so does a server restart. Also writes docs/screenshot.png and
-// reports the latency the page measures (window.micstreamStats).
+// reload, and so does a server restart; opened by a name that is not
+// localhost over plain http (not a secure context: no AudioWorklet, no shared
+// memory), as a phone on the LAN would, it still plays. Also writes
+// docs/screenshot.png and reports the latency the page measures
+// (window.micstreamStats).
 //
 // Run with tests/browser/run-browser-tests.sh [BUILD_DIR].
 
@@ -34,6 +37,9 @@ import { analyseTone } from './lib/signal.js';
 const TOLERANCE_HZ = 2;
 const ANALYSE_SECONDS = 1.5;
 const SCREENSHOT = path.join(repoRoot, 'docs', 'screenshot.png');
+// A name for the server that is not localhost: chromium resolves it to the
+// loopback address, but the page is then not a secure context.
+const LAN_NAME = 'micstream-lan.test';
 
 // The two virtual devices: different codecs and frame sizes on purpose.
 const A = { id: 'mic-440', tone: 440, codec: 'ima-adpcm', frameMs: 10 };
@@ -76,8 +82,8 @@ function device(spec) {
 }
 
 /** Checks the last ANALYSE_SECONDS the page played for a device: the tone, audible, whole. */
-async function expectTone(t, id, hz) {
-  const tap = await readTap(env.page, id, ANALYSE_SECONDS);
+async function expectTone(t, id, hz, page = env.page) {
+  const tap = await readTap(page, id, ANALYSE_SECONDS);
   const a = analyseTone(tap.samples, tap.sampleRate);
   t.diagnostic(
     `${id}: dominant ${a.frequency.toFixed(2)} Hz (want ${hz} ± ${TOLERANCE_HZ}) over ${a.seconds.toFixed(2)} s at ${tap.sampleRate} Hz; ` +
@@ -105,7 +111,7 @@ describe('the page in chromium with the real server and virtual devices', { time
     env.server = await startServer({ buildDir: env.buildDir, dir: env.dir });
     device(A);
     await waitDeviceOnline(env.server, A.id);
-    const b = await launchBrowser({ dir: env.dir });
+    const b = await launchBrowser({ dir: env.dir, extraArgs: [`--host-resolver-rules=MAP ${LAN_NAME} 127.0.0.1`] });
     env.browser = b;
     env.page = b.page;
     env.console = watchConsole(env.page);
@@ -150,7 +156,9 @@ describe('the page in chromium with the real server and virtual devices', { time
       assert.equal(s.lostFrames, 0, 'frames lost on loopback');
       const stats = await pageStats(page);
       assert.equal(stats.audio.state, 'running');
-      t.diagnostic(`transport: ${stats.transport}; ${latencyLine(A.id, s, stats.audio)}`);
+      assert.equal(stats.transport, 'shared-memory', 'the server\'s headers make the page cross-origin isolated');
+      assert.equal(stats.receiver, 'worker', 'audio is received off the main thread');
+      t.diagnostic(`transport: ${stats.transport}, receiver: ${stats.receiver}, output latencyHint ${JSON.stringify(stats.audio.latencyHint)}; ${latencyLine(A.id, s, stats.audio)}`);
     });
   });
 
@@ -228,6 +236,32 @@ describe('the page in chromium with the real server and virtual devices', { time
       assert.ok(sb.reconnects > before.devices[B.id].reconnects, `${B.id}: no reconnection counted`);
       const status = await page.locator('#server-status').getAttribute('data-state');
       assert.equal(status, 'open');
+    });
+  });
+
+  it('over plain http by a LAN name (not a secure context) it still plays, with the fallback player', async (t) => {
+    await check(async () => {
+      const page = await env.browser.context.newPage();
+      const watch = watchConsole(page);
+      // Chromium says, rightly, that it ignores the isolation headers on such an origin.
+      watch.expect(/Cross-Origin-Opener-Policy header has been ignored/);
+      try {
+        await page.goto(`http://${LAN_NAME}:${env.server.http}/?tap=1&device=${A.id}`);
+        assert.equal(await page.evaluate(() => window.isSecureContext), false, 'chromium took the page for a secure context');
+        await page.locator(`[data-device-id="${A.id}"]`).waitFor({ timeout: 10000 });
+        await page.click('#start');
+        const s = await waitPlaying(page, A.id, { seconds: 2.5 });
+        const stats = await pageStats(page);
+        assert.equal(stats.audio.player, 'script-processor');
+        assert.equal(stats.transport, 'messages');
+        assert.equal(stats.receiver, 'main thread');
+        assert.match(await page.locator('#audio-status').textContent(), /compatibility player/);
+        await expectTone(t, A.id, A.tone, page);
+        t.diagnostic(`not a secure context: ${latencyLine(A.id, s, stats.audio)}`);
+        assert.deepEqual(watch.errors, [], `console errors:\n${formatErrors(watch.errors)}`);
+      } finally {
+        await page.close();
+      }
     });
   });
 

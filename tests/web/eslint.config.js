@@ -20,8 +20,13 @@ export default [
   },
   {
     // The page's own modules: the browser's globals.
-    files: ['web/app.js', 'web/player.js', 'web/visuals.js', 'web/stream-client.js'],
+    files: ['web/app.js', 'web/player.js', 'web/visuals.js', 'web/stream-client.js', 'web/receiver.js'],
     languageOptions: { globals: { ...globals.browser } },
+  },
+  {
+    // The receiver's dedicated worker.
+    files: ['web/receiver-worker.js'],
+    languageOptions: { globals: { ...globals.worker } },
   },
   // Every other module in web/ is plain ECMAScript (imported by the worklet
   // and by Node alike): no DOM, no window; the linter enforces it by giving

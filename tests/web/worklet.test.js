@@ -110,7 +110,7 @@ test('message transport: a ring that overflows drops and counts, and tells the t
   port.onmessage({ data: { type: 'configure', generation: 1, channels: 1, sampleRate: 16000, ringSamples: 1024 } });
   for (let i = 0; i < 10; i++) port.onmessage({ data: { type: 'data', samples: new Float32Array(320), timeline: 0 } });
   renderQuantum(p, [new Float32Array(128), new Float32Array(128)], 0, RATE);
-  assert.equal(p.stats[Stat.OVERFLOW_FRAMES], 320 * 7); // 3 frames fit in 1024 samples
+  assert.equal(p.player.stats[Stat.OVERFLOW_FRAMES], 320 * 7); // 3 frames fit in 1024 samples
 });
 
 test('before configuration it outputs silence and keeps running', async () => {

@@ -268,7 +268,7 @@ export async function waitFor(fn, { timeoutMs = 10000, intervalMs = 100, what = 
 // ------------------------------------------------------------ the browser
 
 /** Launches Debian's chromium headless, with a fresh profile; the caller closes it with close(). */
-export async function launchBrowser({ dir, viewport = { width: 1100, height: 600 } } = {}) {
+export async function launchBrowser({ dir, viewport = { width: 1100, height: 600 }, extraArgs = [] } = {}) {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: run scripts/install-deps (or make test), or apt-get install chromium`);
   }
@@ -276,7 +276,7 @@ export async function launchBrowser({ dir, viewport = { width: 1100, height: 600
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
     viewport,
   });
   const page = context.pages()[0] || (await context.newPage());

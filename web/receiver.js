@@ -1,0 +1,178 @@
+// Receiving off the main thread: a device's WebSocket, decoding and the ring
+// writer run in a dedicated worker (receiver-worker.js), so that whatever
+// holds up the page's main thread (layout, drawing, garbage collection) never
+// delays audio on its way to the worklet. Used when the page is cross-origin
+// isolated (the ring is shared memory); otherwise the page receives on its
+// main thread with StreamClient directly.
+//
+// Page → worker: {type: 'start', url, device}
+//                {type: 'sink', epoch, ready, tapSamples}  a player is (or is no longer) waiting for audio
+//                {type: 'stop'}
+// Worker → page: {type: 'event', name, data}   StreamClient's events but audio
+//                {type: 'playback', epoch, playback}  buffers for Player.attach (createSharedPlayback)
+//                {type: 'status', …}           counters and the clock estimate, every 100 ms
+
+import { createSharedPlayback } from './player.js';
+import { RingBuffer } from './ring-buffer.js';
+import { StreamClient } from './stream-client.js';
+import { CaptureTimeline, StreamWriter } from './stream-writer.js';
+
+const STATUS_INTERVAL_MS = 100;
+
+const writerCounters = (w) => ({
+  lostFrames: w ? w.lostFrames : 0,
+  filledFrames: w ? w.filledFrames : 0,
+  gaps: w ? w.gaps : 0,
+  restarts: w ? w.restarts : 0,
+  overflowFrames: w ? w.overflowFrames : 0,
+});
+
+/** The worker's side: one StreamClient, writing decoded audio straight into the ring the page's player reads. */
+export class Receiver {
+  constructor(post, { url, device }) {
+    this.post = post;
+    this.device = device;
+    this.sink = { epoch: 0, ready: false, tapSamples: 0 };
+    this.fresh = true; // the next frame starts a new playback
+    this.online = false;
+    this.writer = null;
+    this.client = new StreamClient({ url, device, onEvent: (type, data) => this.onEvent(type, data) });
+    this.timer = setInterval(() => this.postStatus(), STATUS_INTERVAL_MS);
+  }
+
+  start() {
+    this.client.start();
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.client.stop();
+  }
+
+  setSink(epoch, ready, tapSamples) {
+    this.sink = { epoch, ready, tapSamples };
+    this.fresh = true;
+  }
+
+  onEvent(type, data) {
+    if (type === 'audio') {
+      this.onAudio(data.frame, data.samples);
+      return;
+    }
+    if (type === 'state' && data.state === 'open') this.fresh = true;
+    if (type === 'stream' && data.device === this.device) {
+      if (data.online && !this.online) this.fresh = true; // the device is back: start clean
+      this.online = Boolean(data.online);
+    }
+    this.post({ type: 'event', name: type, data, status: this.status() });
+  }
+
+  onAudio(frame, samples) {
+    if (!this.sink.ready) {
+      this.fresh = true; // nobody plays: when a player is ready, start clean rather than count a gap
+      return;
+    }
+    const w = this.writer;
+    if (this.fresh || !w || frame.sampleRate !== w.rate || frame.channels !== w.channels) {
+      const playback = createSharedPlayback({ rate: frame.sampleRate, channels: frame.channels, tapSamples: this.sink.tapSamples });
+      this.writer = new StreamWriter({
+        sink: new RingBuffer(playback.ring),
+        channels: frame.channels,
+        rate: frame.sampleRate,
+        timeline: new CaptureTimeline(playback.timeline),
+      });
+      this.fresh = false;
+      this.post({ type: 'playback', epoch: this.sink.epoch, playback });
+    }
+    this.writer.push(frame.firstSample, frame.captureUs, samples, frame.sampleCount);
+  }
+
+  status() {
+    const c = this.client;
+    return {
+      state: c.state,
+      retryAt: c.retryAt,
+      stats: { ...c.stats },
+      clock: { hasEstimate: c.clock.hasEstimate, offsetUs: c.clock.offsetUs, rttUs: c.clock.rttUs },
+      writer: writerCounters(this.writer),
+    };
+  }
+
+  postStatus() {
+    this.post({ type: 'status', status: this.status() });
+  }
+}
+
+/**
+ * The page's side: what app.js uses of a StreamClient (start, stop, state,
+ * retryAt, stats, clock) and the writer's counters, kept up to date from the
+ * worker; `onPlayback` gets the buffers to attach to the device's player.
+ */
+export class RemoteReceiver {
+  constructor({ url, device, onEvent, onPlayback }) {
+    this.url = url;
+    this.device = device;
+    this.onEvent = onEvent;
+    this.onPlayback = onPlayback;
+    this.worker = null;
+    this.epoch = 0;
+    this.ready = false;
+    this.applyStatus({
+      state: 'idle',
+      retryAt: 0,
+      stats: { connects: 0, failures: 0, frames: 0, bytes: 0, badFrames: 0, serverSkipped: 0, jitterMs: 0 },
+      clock: { hasEstimate: false, offsetUs: NaN, rttUs: NaN },
+      writer: writerCounters(null),
+    });
+  }
+
+  start() {
+    if (this.worker) return;
+    this.worker = new Worker(new URL('receiver-worker.js', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (e) => this.onMessage(e.data);
+    this.worker.onerror = (e) => this.onEvent('error', { message: `the receiver worker failed: ${e.message}` });
+    this.worker.postMessage({ type: 'start', url: this.url, device: this.device });
+  }
+
+  /** Closes the connection cleanly; the worker then ends itself. */
+  stop() {
+    if (!this.worker) return;
+    this.worker.postMessage({ type: 'stop' });
+    this.worker.onmessage = null;
+    this.worker = null;
+    this.state = 'stopped';
+  }
+
+  /** Whether a player waits for audio; each new readiness starts a new playback. */
+  setReady(ready, tapSamples = 0) {
+    if (ready === this.ready || !this.worker) return;
+    this.ready = ready;
+    this.epoch++;
+    this.worker.postMessage({ type: 'sink', epoch: this.epoch, ready, tapSamples });
+  }
+
+  applyStatus(s) {
+    this.state = s.state;
+    this.retryAt = s.retryAt;
+    this.stats = s.stats;
+    this.clock = s.clock;
+    this.writer = s.writer;
+  }
+
+  onMessage(m) {
+    switch (m.type) {
+      case 'status':
+        this.applyStatus(m.status);
+        break;
+      case 'event':
+        this.applyStatus(m.status);
+        this.onEvent(m.name, m.data);
+        break;
+      case 'playback':
+        if (m.epoch === this.epoch && this.ready) this.onPlayback(m.playback);
+        break;
+      default:
+        break;
+    }
+  }
+}
