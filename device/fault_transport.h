@@ -2,8 +2,11 @@
 //  - cut_every_s: that long after each connect, the next AUDIO frame is sent
 //    only half and the socket is closed (the server sees a truncated frame
 //    and EOF, the sender a failed send, as when WiFi drops mid-frame);
-//  - send_jitter_ms: every send first waits a random 0..J ms (a slow,
-//    uneven link: the sender falls behind and the queue fills).
+//  - send_jitter_ms: delay variation, as an uneven network gives it: each
+//    AUDIO frame leaves a random 0..J ms after it was complete (its capture
+//    time plus one frame period), in order, never before the frame ahead of
+//    it; the link's throughput is not reduced, so nothing queues up at the
+//    device. Other frames go at once.
 // With neither set it only forwards.
 #pragma once
 
@@ -44,7 +47,11 @@ class FaultTransport final : public pipeline::Transport {
   pipeline::Clock& clock_;
   pipeline::Random& random_;
   const StopFlag& stop_;
+  void hold_for_jitter(std::span<const std::uint8_t> bytes);
+
   std::uint64_t cut_at_us_ = 0;
+  std::uint64_t last_capture_us_ = 0;  ///< the previous AUDIO frame's, for the frame period
+  std::uint64_t period_us_ = 0;
   std::atomic<std::uint64_t> cuts_{0};
   bool own_error_ = false;
   char error_[160] = "";

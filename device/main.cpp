@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
   app.add_option("--cut-every", base.link.cut_every_s,
                  "fault: S seconds after each connect, the link is cut in the middle of an AUDIO frame (0: never)")
       ->capture_default_str();
-  app.add_option("--send-jitter-ms", base.link.send_jitter_ms, "fault: each send waits a random 0..J ms first")
+  app.add_option("--send-jitter-ms", base.link.send_jitter_ms, "fault: each audio frame leaves a random 0..J ms after it is complete (delay variation, in order)")
       ->capture_default_str();
 
   app.add_option("--duration", duration_s, "seconds to run, 0 for ever")->check(CLI::Range(0.0, 1e9))->capture_default_str();

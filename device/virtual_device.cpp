@@ -106,7 +106,7 @@ bool VirtualDevice::start(std::string& error) {
   if (config_.drop_every > 0) add(fmt::format("capture loses one frame in {}", config_.drop_every));
   if (config_.stall_ms > 0) add(fmt::format("sender stalls {} ms every {} s", config_.stall_ms, config_.stall_every_s));
   if (config_.link.cut_every_s > 0) add(fmt::format("link cut mid-frame {} s after each connect", config_.link.cut_every_s));
-  if (config_.link.send_jitter_ms > 0) add(fmt::format("each send delayed 0..{} ms", config_.link.send_jitter_ms));
+  if (config_.link.send_jitter_ms > 0) add(fmt::format("each frame delayed 0..{} ms", config_.link.send_jitter_ms));
   if (!faults.empty()) log_->info("simulating: {}", faults);
 
   started_us_ = clock_.now_us();

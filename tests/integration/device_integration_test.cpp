@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <numbers>
@@ -208,6 +209,40 @@ TEST_F(DeviceTest, TheServerMeasuresA300PpmFastClockWithin50Ppm) {
   std::cout << "measured drift " << d["drift_ppm"] << " ppm, rate " << d["measured_sample_rate"] << " Hz\n";
   EXPECT_NEAR(d["drift_ppm"].get<double>(), 300.0, 50.0);
   EXPECT_NEAR(d["measured_sample_rate"].get<double>(), 16000 * 1.0003, 0.8);
+}
+
+TEST_F(DeviceTest, SendJitterVariesTheDelayWithoutSlowingTheLink) {
+  // 10 ms frames, each held 0..20 ms: the mean hold equals the frame period,
+  // so a hold in series (each send waiting before the next) would fall behind
+  // and fill the queue; delay variation must not.
+  ServerProcess server(server_options());
+  WsListener listener(server.http_port(), {.target = "/ws?device=jittery"});
+  DeviceProcess device(server.ingest_port(),
+                       {"--id", "jittery", "--frame-ms", "10", "--block-samples", "160", "--send-jitter-ms", "20"},
+                       dir.path(), "jittery");
+  ASSERT_TRUE(listener.wait_audio_count(800, 15s)) << device.log();  // 8 s
+  EXPECT_EQ(device.stop(), 0);
+  const auto audio = listener.audio();
+  // Transit (arrival less capture, both on the server's clock) once the
+  // device's clock offset has settled (from 2 s on), in two halves.
+  std::vector<double> first, second;
+  for (std::size_t i = 200; i < 800; ++i) {
+    const double transit_ms = (audio[i].system_us - audio[i].capture_time_us) / 1000.0;
+    (i < 500 ? first : second).push_back(transit_ms);
+  }
+  const auto quantile = [](std::vector<double> v, double q) {
+    std::sort(v.begin(), v.end());
+    return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1))];
+  };
+  const double spread = quantile(second, 0.95) - quantile(second, 0.05);
+  const double growth = quantile(second, 0.5) - quantile(first, 0.5);
+  std::cout << "transit: median " << quantile(first, 0.5) << " then " << quantile(second, 0.5) << " ms, 5-95 % spread "
+            << spread << " ms\n";
+  EXPECT_GT(spread, 10.0) << "the delay does not vary";
+  EXPECT_LT(spread, 30.0);
+  EXPECT_LT(std::abs(growth), 5.0) << "the delay grows: the link falls behind";
+  const json summary = device.summary()["devices"][0];
+  EXPECT_EQ(summary.value("frames_dropped", -1), 0) << summary.dump();
 }
 
 TEST_F(DeviceTest, AWrongSecretIsRefusedWithAnErrorAndALogLine) {
