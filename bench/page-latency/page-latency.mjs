@@ -17,6 +17,7 @@
 // at 10 Hz, after a warm-up), underruns, concealed audio, skips, the buffer,
 // and the output latency chromium reports (part of the figure).
 
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -48,6 +49,7 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '5' },
     scenario: { type: 'string', default: 'all' },
     latency: { type: 'string', default: 'auto' },
+    'no-realtime': { type: 'boolean', default: false },
     build: { type: 'string' },
     'frame-ms': { type: 'string', default: '10' },
     codec: { type: 'string', default: 'ima-adpcm' },
@@ -73,6 +75,9 @@ if (opt.help) {
   --latency L         the page's ?latency= (its AudioContext's output buffer): auto (default: the
                       smallest, stepping up if the output glitches), lowest, interactive, balanced,
                       playback, or seconds
+  --no-realtime       run the server and the device at normal priority (default: SCHED_FIFO 20
+                      through chrt when allowed, as the firmware's capture task and a dedicated
+                      server have the CPU when their audio is due; see README.md)
   --json FILE         also write the results as JSON`);
   process.exit(0);
 }
@@ -89,6 +94,11 @@ const TARGETS = {
   jitter: { p50: null, p99: 80, underrunsPer10Min: 1 },
   netjitter: { p50: null, p99: 80, underrunsPer10Min: 1 },
 };
+
+// The server and the device at real-time priority, when this process may (root, CAP_SYS_NICE).
+const REALTIME = ['chrt', '-f', '20'];
+const realtime = !opt['no-realtime'] && spawnSync(REALTIME[0], [...REALTIME.slice(1), 'true']).status === 0;
+const wrap = realtime ? REALTIME : [];
 
 // build/dev first (the sanitizers' overhead is not the page's latency).
 const buildDir = resolveBuildDir(opt.build, ['build/dev', 'build/release', 'build/asan']);
@@ -181,11 +191,11 @@ const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
 async function runScenario(scenario) {
   const dir = scratchDir(`page-latency-${scenario}-`);
-  const server = await startServer({ buildDir, dir });
+  const server = await startServer({ buildDir, dir, wrap });
   const spec = deviceSpec(scenario);
   const proxy = scenario === 'netjitter' ? await startProxy(dir, server.ingest, Number(opt['jitter-ms'])) : null;
   let proxyStats = null;
-  const device = startDevice({ buildDir, dir, ingest: proxy ? proxy.port : server.ingest, ...spec });
+  const device = startDevice({ buildDir, dir, ingest: proxy ? proxy.port : server.ingest, ...spec, wrap });
   let browser;
   let result = null;
   try {
@@ -303,6 +313,7 @@ function pageDigest() {
 const results = [];
 const command = `bench/page-latency/run.sh ${process.argv.slice(2).map(shellQuote).join(' ')}`.trim();
 console.log(`page latency: ${duration} s per scenario after ${warmup} s of warm-up; build ${path.relative(repoRoot, buildDir) || buildDir}; ${CHROMIUM}`);
+console.log(`server and device: ${realtime ? `real-time priority (${REALTIME.join(' ')})` : opt['no-realtime'] ? 'normal priority (--no-realtime)' : 'normal priority (chrt -f is not allowed here)'}`);
 console.log(`command: ${command}`);
 console.log(`page: web/ sha256 ${pageDigest()} (of its files, sorted by name)`);
 console.log(`chromium flags: ${CHROMIUM_ARGS.join(' ')}`);

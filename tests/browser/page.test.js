@@ -5,9 +5,10 @@
 // its own card, a device that is cut and comes back plays again without a
 // reload, and so does a server restart; opened by a name that is not
 // localhost over plain http (not a secure context: no AudioWorklet, no shared
-// memory), as a phone on the LAN would, it still plays. Also writes
-// docs/screenshot.png and reports the latency the page measures
-// (window.micstreamStats).
+// memory), as a phone on the LAN would, it still plays. Also takes a
+// screenshot (into the logs folder; into docs/screenshot.png with
+// MICSTREAM_SCREENSHOT=docs/screenshot.png) and reports the latency the page
+// measures (window.micstreamStats).
 //
 // Run with tests/browser/run-browser-tests.sh [BUILD_DIR].
 
@@ -36,7 +37,6 @@ import { analyseTone } from './lib/signal.js';
 
 const TOLERANCE_HZ = 2;
 const ANALYSE_SECONDS = 1.5;
-const SCREENSHOT = path.join(repoRoot, 'docs', 'screenshot.png');
 // A name for the server that is not localhost: chromium resolves it to the
 // loopback address, but the page is then not a secure context.
 const LAN_NAME = 'micstream-lan.test';
@@ -177,8 +177,9 @@ describe('the page in chromium with the real server and virtual devices', { time
       await expectTone(t, B.id, B.tone);
       await expectTone(t, A.id, A.tone); // the first is still heard, as itself
       // The screenshot, while both play (the spectrograms have had time to fill).
-      await page.screenshot({ path: SCREENSHOT, fullPage: true });
-      t.diagnostic(`screenshot: ${path.relative(repoRoot, SCREENSHOT)}`);
+      const file = process.env.MICSTREAM_SCREENSHOT ? path.resolve(repoRoot, process.env.MICSTREAM_SCREENSHOT) : path.join(env.dir, 'screenshot.png');
+      await page.screenshot({ path: file, fullPage: true });
+      t.diagnostic(`screenshot: ${file}`);
     });
   });
 
@@ -258,6 +259,45 @@ describe('the page in chromium with the real server and virtual devices', { time
         assert.match(await page.locator('#audio-status').textContent(), /compatibility player/);
         await expectTone(t, A.id, A.tone, page);
         t.diagnostic(`not a secure context: ${latencyLine(A.id, s, stats.audio)}`);
+        assert.deepEqual(watch.errors, [], `console errors:\n${formatErrors(watch.errors)}`);
+      } finally {
+        await page.close();
+      }
+    });
+  });
+
+  it('an output that glitches makes the page move to a bigger output buffer, and it plays on', async (t) => {
+    await check(async () => {
+      const page = await env.browser.context.newPage();
+      const watch = watchConsole(page);
+      // The output's glitch count (AudioContext.playbackStats) as the test says.
+      await page.addInitScript(() => {
+        window.__outputGlitches = 0;
+        Object.defineProperty(AudioContext.prototype, 'playbackStats', {
+          configurable: true,
+          get() {
+            return { underrunEvents: window.__outputGlitches, underrunDuration: 0, totalDuration: 0, averageLatency: 0, minimumLatency: 0, maximumLatency: 0 };
+          },
+        });
+      });
+      try {
+        await page.goto(`${env.server.url}?tap=1&device=${A.id}`);
+        await page.locator(`[data-device-id="${A.id}"]`).waitFor({ timeout: 10000 });
+        await page.click('#start');
+        await waitPlaying(page, A.id, { seconds: 1 });
+        assert.equal((await pageStats(page)).audio.latencyHint, 0, 'the smallest output buffer first');
+        await sleep(5500); // glitches while starting are not counted
+        await page.evaluate(() => {
+          window.__outputGlitches = 3;
+        });
+        const stats = await waitFor(async () => {
+          const s = await pageStats(page);
+          return s.audio && s.audio.latencyHint === 'interactive' ? s : null;
+        }, { timeoutMs: 5000, what: "the page to move to the 'interactive' output buffer" });
+        assert.equal(stats.audio.outputStepUps, 1);
+        const s = await waitPlaying(page, A.id, { seconds: 2 });
+        await expectTone(t, A.id, A.tone, page);
+        t.diagnostic(`after the step up: ${latencyLine(A.id, s, stats.audio)}`);
         assert.deepEqual(watch.errors, [], `console errors:\n${formatErrors(watch.errors)}`);
       } finally {
         await page.close();

@@ -8,7 +8,8 @@
 # (default: build/asan, else build/dev); this script builds nothing. It
 # installs its own npm packages (playwright-core, no browser) with `npm ci`
 # when node_modules is missing, and drives /usr/bin/chromium (Debian's;
-# scripts/install-deps installs it). Writes docs/screenshot.png.
+# scripts/install-deps installs it). The page's screenshot goes to the logs
+# folder, or where MICSTREAM_SCREENSHOT says (docs/screenshot.png is made so).
 # Exits non-zero when a test fails.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -91,7 +91,12 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 /** A child process whose output goes to a log file; stop() signals it and waits (SIGKILL after a while). */
 export class Child {
-  constructor(name, cmd, args, logPath, env = {}) {
+  /** `wrap`: a command that runs this one (e.g. ['chrt', '-f', '20']). */
+  constructor(name, cmd, args, logPath, env = {}, wrap = []) {
+    if (wrap.length) {
+      args = [...wrap.slice(1), cmd, ...args];
+      cmd = wrap[0];
+    }
     this.name = name;
     this.cmd = cmd;
     this.args = args;
@@ -167,7 +172,7 @@ export function scratchDir(prefix = 'micstream-browser-') {
  * Starts micstream-server; resolves once it has written its ports.
  * httpPort/ingestPort 0: ephemeral (the restart reuses the ports it got).
  */
-export async function startServer({ buildDir, dir, httpPort = 0, ingestPort = 0, extraArgs = [], name = 'server' }) {
+export async function startServer({ buildDir, dir, httpPort = 0, ingestPort = 0, extraArgs = [], name = 'server', wrap = [] }) {
   const portsFile = path.join(dir, `${name}-ports-${Date.now()}.json`);
   const args = [
     '--bind', '127.0.0.1',
@@ -182,7 +187,7 @@ export async function startServer({ buildDir, dir, httpPort = 0, ingestPort = 0,
   const env = { ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' };
   // A port just released by a previous server may still be held for a moment: try again.
   for (let attempt = 0; ; attempt++) {
-    const child = new Child(name, serverBinary(buildDir), args, path.join(dir, `${name}.log`), env);
+    const child = new Child(name, serverBinary(buildDir), args, path.join(dir, `${name}.log`), env, wrap);
     const deadline = Date.now() + 15000;
     while (Date.now() < deadline && child.running) {
       if (existsSync(portsFile)) {
@@ -220,7 +225,7 @@ export async function startServer({ buildDir, dir, httpPort = 0, ingestPort = 0,
  * @param {number} [o.sendJitterMs] --send-jitter-ms (newer device builds)
  * @param {number} [o.clockPpm] --clock-ppm (newer device builds)
  */
-export function startDevice({ buildDir, dir, ingest, id, tone = 440, codec = 'pcm16', frameMs = 10, sendJitterMs, clockPpm, extraArgs = [] }) {
+export function startDevice({ buildDir, dir, ingest, id, tone = 440, codec = 'pcm16', frameMs = 10, sendJitterMs, clockPpm, extraArgs = [], wrap = [] }) {
   const args = ['--server', `127.0.0.1:${ingest}`, '--id', id, '--tone', String(tone), '--codec', codec, '--frame-ms', String(frameMs)];
   for (const [option, value] of [['--send-jitter-ms', sendJitterMs], ['--clock-ppm', clockPpm]]) {
     if (value === undefined || value === null || value === 0) continue;
@@ -229,7 +234,7 @@ export function startDevice({ buildDir, dir, ingest, id, tone = 440, codec = 'pc
   }
   args.push(...extraArgs);
   const env = { ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' };
-  return new Child(`device ${id}`, deviceBinary(buildDir), args, path.join(dir, `device-${id}.log`), env);
+  return new Child(`device ${id}`, deviceBinary(buildDir), args, path.join(dir, `device-${id}.log`), env, wrap);
 }
 
 /** GET /api/devices from the server. */
