@@ -3,9 +3,9 @@
 // packet holds back those behind it, as TCP would), without limiting the
 // throughput. The other direction (WELCOME, PONG, CONFIG) passes at once.
 //
-// Unlike micstream-device --send-jitter-ms, whose sender sleeps 0..J ms before
-// each send (a slow link: with J = 20 ms and 10 ms frames it sends slower than
-// it captures, so its queue fills), this adds delay variation only.
+// micstream-device --send-jitter-ms J gives each frame the same kind of delay
+// in the device's sender; this gives it to each chunk TCP delivers on the way,
+// PINGs and STATS included.
 
 import net from 'node:net';
 
