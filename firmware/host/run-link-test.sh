@@ -54,7 +54,9 @@ fi
 grep -q "last error auth_failed" "$work/wrong.txt" && echo "   refused: auth_failed"
 
 echo "== 4. the server stops for 2 s and comes back"
-"$work/link_test" --id host-test --secret s3cret-host-test --host 127.0.0.1 --port "$ingest" --seconds 9 \
+# 15 s: down at 3 s, back at 5 s (later under load), and the backoff's
+# attempts at about 3.5, 4.5, 6.5 and 10.5 s (+20 % jitter) must reach it.
+"$work/link_test" --id host-test --secret s3cret-host-test --host 127.0.0.1 --port "$ingest" --seconds 15 \
   >"$work/restart.txt" &
 device_pid=$!
 sleep 3
