@@ -29,7 +29,7 @@
 //     data was, at most 50 ms), and playback waits until the buffer holds the
 //     new target before it resumes: the delay grows at once.
 //   - When calm (no underrun for 5 s, or twice the time between the last two
-//     underruns) the margin decays to its minimum (τ 20 s, at most 2 ms a
+//     underruns) the margin decays to its minimum (τ 20 s, at most 1.5 ms a
 //     second) and old jitter leaves the window: the delay shrinks slowly.
 //   - Far behind (a backlog after a stall, a suspended tab) it skips to live:
 //     drops the excess with a cross-fade.
@@ -37,7 +37,8 @@
 // Drift control
 //   The resampling ratio is nominal × (1 + drift + kp × trough error), the
 //   correction bounded to ±0.4 % (7 cents, and only that far while the delay
-//   is far from its target; shortening the delay at most 0.2 %): the device's
+//   is far from its target; shortening the delay at most 0.15 %, 2.6 cents,
+//   which keeps a tone within 0.15 % of its pitch): the device's
 //   clock is followed and the delay moved without ever dropping or repeating
 //   a sample.
 //
@@ -64,7 +65,7 @@ export const defaultPlayoutOptions = Object.freeze({
   calmSec: 5, // no underrun for this long: the margin starts shrinking …
   maxCalmSec: 120, // … or twice the time between the last two underruns, up to this
   shrinkTauSec: 20, // time constant of that shrink …
-  maxShrinkMsPerSec: 2, // … at most this fast (0.2 % of playback speed, as maxSpeedup)
+  maxShrinkMsPerSec: 1.5, // … at most this fast (0.15 % of playback speed, as maxSpeedup)
   bucketSec: 1,
   windowSec: 16, // memory of the typical jitter
   peakWindowSec: 60, // memory of delay peaks; two in this long and the buffer holds them
@@ -74,7 +75,7 @@ export const defaultPlayoutOptions = Object.freeze({
   kp: 0.1, // 1/s: ratio correction per second of trough error
   maxDrift: 0.002, // bound of the drift estimate (±2000 ppm)
   maxCorrection: 0.004, // bound of the whole ratio correction (±0.4 %, 7 cents) …
-  maxSpeedup: 0.002, // … and of the part that shortens the delay (0.2 %, 3.5 cents): it shrinks gently
+  maxSpeedup: 0.0015, // … and of the part that shortens the delay (0.15 %, 2.6 cents): it shrinks gently
   skipExcessMs: 150, // level above the start level that triggers a skip to live
 });
 

@@ -97,6 +97,23 @@ async function expectTone(t, id, hz, page = env.page) {
   return a;
 }
 
+/**
+ * Runs fn(page, watch) on a page of its own in the same browser (closed
+ * afterwards), with its console watched: no error may be left at the end.
+ * `expected`: console errors that page is expected to log.
+ */
+async function onOwnPage(fn, { expected } = {}) {
+  const page = await env.browser.context.newPage();
+  const watch = watchConsole(page);
+  if (expected) watch.expect(expected);
+  try {
+    await fn(page);
+    assert.deepEqual(watch.errors, [], `console errors:\n${formatErrors(watch.errors)}`);
+  } finally {
+    await page.close();
+  }
+}
+
 function latencyLine(id, s, audio) {
   const l = s.latencyMs;
   return `${id}: capture-to-speaker latency p50 ${l.p50} ms, p99 ${l.p99} ms, last ${l.last} ms (${l.samples} samples at 10 Hz); ` +
@@ -241,35 +258,25 @@ describe('the page in chromium with the real server and virtual devices', { time
   });
 
   it('over plain http by a LAN name (not a secure context) it still plays, with the fallback player', async (t) => {
-    await check(async () => {
-      const page = await env.browser.context.newPage();
-      const watch = watchConsole(page);
-      // Chromium says, rightly, that it ignores the isolation headers on such an origin.
-      watch.expect(/Cross-Origin-Opener-Policy header has been ignored/);
-      try {
-        await page.goto(`http://${LAN_NAME}:${env.server.http}/?tap=1&device=${A.id}`);
-        assert.equal(await page.evaluate(() => window.isSecureContext), false, 'chromium took the page for a secure context');
-        await page.locator(`[data-device-id="${A.id}"]`).waitFor({ timeout: 10000 });
-        await page.click('#start');
-        const s = await waitPlaying(page, A.id, { seconds: 2.5 });
-        const stats = await pageStats(page);
-        assert.equal(stats.audio.player, 'script-processor');
-        assert.equal(stats.transport, 'messages');
-        assert.equal(stats.receiver, 'main thread');
-        assert.match(await page.locator('#audio-status').textContent(), /compatibility player/);
-        await expectTone(t, A.id, A.tone, page);
-        t.diagnostic(`not a secure context: ${latencyLine(A.id, s, stats.audio)}`);
-        assert.deepEqual(watch.errors, [], `console errors:\n${formatErrors(watch.errors)}`);
-      } finally {
-        await page.close();
-      }
-    });
+    // (Chromium says, rightly, that it ignores the isolation headers on such an origin.)
+    await check(() => onOwnPage(async (page) => {
+      await page.goto(`http://${LAN_NAME}:${env.server.http}/?tap=1&device=${A.id}`);
+      assert.equal(await page.evaluate(() => window.isSecureContext), false, 'chromium took the page for a secure context');
+      await page.locator(`[data-device-id="${A.id}"]`).waitFor({ timeout: 10000 });
+      await page.click('#start');
+      const s = await waitPlaying(page, A.id, { seconds: 2.5 });
+      const stats = await pageStats(page);
+      assert.equal(stats.audio.player, 'script-processor');
+      assert.equal(stats.transport, 'messages');
+      assert.equal(stats.receiver, 'main thread');
+      assert.match(await page.locator('#audio-status').textContent(), /compatibility player/);
+      await expectTone(t, A.id, A.tone, page);
+      t.diagnostic(`not a secure context: ${latencyLine(A.id, s, stats.audio)}`);
+    }, { expected: /Cross-Origin-Opener-Policy header has been ignored/ }));
   });
 
   it('an output that glitches makes the page move to a bigger output buffer, and it plays on', async (t) => {
-    await check(async () => {
-      const page = await env.browser.context.newPage();
-      const watch = watchConsole(page);
+    await check(() => onOwnPage(async (page) => {
       // The output's glitch count (AudioContext.playbackStats) as the test says.
       await page.addInitScript(() => {
         window.__outputGlitches = 0;
@@ -280,29 +287,24 @@ describe('the page in chromium with the real server and virtual devices', { time
           },
         });
       });
-      try {
-        await page.goto(`${env.server.url}?tap=1&device=${A.id}`);
-        await page.locator(`[data-device-id="${A.id}"]`).waitFor({ timeout: 10000 });
-        await page.click('#start');
-        await waitPlaying(page, A.id, { seconds: 1 });
-        assert.equal((await pageStats(page)).audio.latencyHint, 0, 'the smallest output buffer first');
-        await sleep(5500); // glitches while starting are not counted
-        await page.evaluate(() => {
-          window.__outputGlitches = 3;
-        });
-        const stats = await waitFor(async () => {
-          const s = await pageStats(page);
-          return s.audio && s.audio.latencyHint === 'interactive' ? s : null;
-        }, { timeoutMs: 5000, what: "the page to move to the 'interactive' output buffer" });
-        assert.equal(stats.audio.outputStepUps, 1);
-        const s = await waitPlaying(page, A.id, { seconds: 2 });
-        await expectTone(t, A.id, A.tone, page);
-        t.diagnostic(`after the step up: ${latencyLine(A.id, s, stats.audio)}`);
-        assert.deepEqual(watch.errors, [], `console errors:\n${formatErrors(watch.errors)}`);
-      } finally {
-        await page.close();
-      }
-    });
+      await page.goto(`${env.server.url}?tap=1&device=${A.id}`);
+      await page.locator(`[data-device-id="${A.id}"]`).waitFor({ timeout: 10000 });
+      await page.click('#start');
+      await waitPlaying(page, A.id, { seconds: 1 });
+      assert.equal((await pageStats(page)).audio.latencyHint, 0, 'the smallest output buffer first');
+      await sleep(5500); // glitches while starting are not counted
+      await page.evaluate(() => {
+        window.__outputGlitches = 3;
+      });
+      const stats = await waitFor(async () => {
+        const s = await pageStats(page);
+        return s.audio && s.audio.latencyHint === 'interactive' ? s : null;
+      }, { timeoutMs: 5000, what: "the page to move to the 'interactive' output buffer" });
+      assert.equal(stats.audio.outputStepUps, 1);
+      const s = await waitPlaying(page, A.id, { seconds: 2 });
+      await expectTone(t, A.id, A.tone, page);
+      t.diagnostic(`after the step up: ${latencyLine(A.id, s, stats.audio)}`);
+    }));
   });
 
   it('reports the latency it measures, and no console error in the whole run', async (t) => {
