@@ -1,8 +1,9 @@
 // The page's side of one device's playback: the AudioWorkletNode running
-// player-worklet.js, the ring it reads (shared memory when the page is
-// cross-origin isolated, messages otherwise), the StreamWriter that fills it,
-// volume, an analyser for the meters, statistics and the measured latency,
-// and the optional output tap for tests.
+// player-worklet.js (or, without AudioWorklet, script-player-node.js), the
+// ring it reads (shared memory when the page is cross-origin isolated,
+// messages otherwise), filled by a StreamWriter here or in the receiver
+// worker (receiver.js), volume, an analyser for the meters, statistics and
+// the measured latency, and the optional output tap for tests.
 
 import { RingBuffer } from './ring-buffer.js';
 import { ScriptPlayerNode } from './script-player-node.js';
