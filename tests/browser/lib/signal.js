@@ -3,41 +3,7 @@
 // windowed spectrum between the neighbouring bins, so well under 0.1 Hz over
 // a second), its level, how much of it is that one tone, and its dropouts.
 
-/** In-place radix-2 FFT of (re, im), length a power of two. */
-function fft(re, im) {
-  const n = re.length;
-  for (let i = 1, j = 0; i < n; i++) {
-    let bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      [re[i], re[j]] = [re[j], re[i]];
-      [im[i], im[j]] = [im[j], im[i]];
-    }
-  }
-  for (let len = 2; len <= n; len <<= 1) {
-    const a = (-2 * Math.PI) / len;
-    const wr = Math.cos(a);
-    const wi = Math.sin(a);
-    for (let i = 0; i < n; i += len) {
-      let cr = 1;
-      let ci = 0;
-      for (let k = 0; k < len / 2; k++) {
-        const p = i + k;
-        const q = p + len / 2;
-        const tr = re[q] * cr - im[q] * ci;
-        const ti = re[q] * ci + im[q] * cr;
-        re[q] = re[p] - tr;
-        im[q] = im[p] - ti;
-        re[p] += tr;
-        im[p] += ti;
-        const ncr = cr * wr - ci * wi;
-        ci = cr * wi + ci * wr;
-        cr = ncr;
-      }
-    }
-  }
-}
+import { fft } from '../../web/helpers/signal.js';
 
 /** |windowed DTFT|² of x at frequency f. */
 function powerAt(xw, rate, f) {
