@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "device_stream.h"
 #include "hub.h"
+#include "spawn.h"
 #include "micstream/auth.h"
 #include "secrets.h"
 
@@ -62,8 +63,8 @@ void DeviceSession::start() {
     send(encode_frame(welcome));
     extend_deadline(hub_.options().hello_timeout_ms);
   }
-  asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
-  asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->watchdog(); }, asio::detached);
+  spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, "reading " + who());
+  spawn(socket_.get_executor(), [self = shared_from_this()] { return self->watchdog(); }, "watching " + who());
 }
 
 void DeviceSession::extend_deadline(std::uint32_t ms) {

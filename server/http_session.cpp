@@ -1,8 +1,8 @@
 #include "http_session.h"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
+#include <tuple>
+#include <variant>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -11,7 +11,9 @@
 
 #include "clock.h"
 #include "hub.h"
+#include "json_text.h"
 #include "listener_session.h"
+#include "static_files.h"
 
 namespace micstream::server {
 
@@ -24,37 +26,31 @@ using asio::ip::tcp;
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr auto kWriteTimeout = std::chrono::seconds(60);
 constexpr std::uint32_t kMaxRequestBytes = 16 * 1024;
 constexpr const char* kServerName = "micstream-server " MICSTREAM_VERSION;
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
-std::string_view mime_type(std::string_view path) {
-  const auto dot = path.rfind('.');
-  const std::string_view ext = dot == std::string_view::npos ? "" : path.substr(dot);
-  if (ext == ".html") return "text/html; charset=utf-8";
-  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
-  if (ext == ".css") return "text/css; charset=utf-8";
-  if (ext == ".json") return "application/json";
-  if (ext == ".svg") return "image/svg+xml";
-  if (ext == ".png") return "image/png";
-  if (ext == ".ico") return "image/x-icon";
-  if (ext == ".wasm") return "application/wasm";
-  if (ext == ".wav") return "audio/wav";
-  return "application/octet-stream";
+using FileResponse = http::response<http::file_body>;
+using Reply = std::variant<Response, FileResponse>;
+
+void set_common_headers(http::response_header<>& header) {
+  header.set(http::field::server, kServerName);
+  header.set(http::field::cache_control, "no-cache");
+  // Cross-origin isolation lets the page's audio worklet share memory
+  // (SharedArrayBuffer) with the page.
+  header.set("Cross-Origin-Opener-Policy", "same-origin");
+  header.set("Cross-Origin-Embedder-Policy", "require-corp");
+  header.set("Cross-Origin-Resource-Policy", "same-origin");
+  header.set("X-Content-Type-Options", "nosniff");
 }
 
 Response make_response(const Request& req, http::status status, std::string body, std::string_view content_type) {
   Response res{status, req.version()};
-  res.set(http::field::server, kServerName);
+  set_common_headers(res.base());
   res.set(http::field::content_type, content_type);
-  res.set(http::field::cache_control, "no-cache");
-  // Cross-origin isolation lets the page's audio worklet share memory
-  // (SharedArrayBuffer) with the page.
-  res.set("Cross-Origin-Opener-Policy", "same-origin");
-  res.set("Cross-Origin-Embedder-Policy", "require-corp");
-  res.set("Cross-Origin-Resource-Policy", "same-origin");
   res.keep_alive(req.keep_alive());
   res.body() = req.method() == http::verb::head ? std::string() : std::move(body);
   res.content_length(req.method() == http::verb::head ? 0 : res.body().size());
@@ -62,32 +58,30 @@ Response make_response(const Request& req, http::status status, std::string body
 }
 
 Response error_response(const Request& req, http::status status, std::string message) {
-  return make_response(req, status, nlohmann::json{{"error", std::move(message)}}.dump() + "\n", "application/json");
+  return make_response(req, status, json_text({{"error", std::move(message)}}) + "\n", "application/json");
 }
 
-// The request path without its query, or empty when it could escape the web root.
-std::string safe_path(std::string_view target) {
-  std::string_view path = target.substr(0, target.find('?'));
-  if (path.empty() || path[0] != '/' || path.find("..") != std::string_view::npos ||
-      path.find('\\') != std::string_view::npos || path.find('\0') != std::string_view::npos) {
-    return {};
+Reply serve_file(const Request& req, const StaticFolder& folder, std::string_view path) {
+  auto opened = folder.open(path);
+  if (const auto* refusal = std::get_if<StaticFolder::Refusal>(&opened)) {
+    if (*refusal == StaticFolder::Refusal::bad_path) return error_response(req, http::status::bad_request, "bad path");
+    return error_response(req, http::status::not_found, "no such file");
   }
-  std::string p(path);
-  if (p.back() == '/') p += "index.html";
-  return p;
-}
-
-Response serve_file(const Request& req, const std::filesystem::path& web_root) {
-  const std::string path = safe_path(req.target());
-  if (path.empty()) return error_response(req, http::status::bad_request, "bad path");
-  const std::filesystem::path file = web_root / path.substr(1);
-  std::ifstream in(file, std::ios::binary);
-  if (!in || std::filesystem::is_directory(file)) {
-    return error_response(req, http::status::not_found, "no such file: " + path);
+  auto& file = std::get<StaticFolder::Opened>(opened);
+  if (req.method() == http::verb::head) {
+    Response head = make_response(req, http::status::ok, {}, file.mime_type);
+    head.content_length(file.size);  // the size a GET would send, no body
+    return head;
   }
-  std::ostringstream body;
-  body << in.rdbuf();
-  return make_response(req, http::status::ok, body.str(), mime_type(path));
+  FileResponse res{http::status::ok, req.version()};
+  set_common_headers(res.base());
+  res.set(http::field::content_type, file.mime_type);
+  res.keep_alive(req.keep_alive());
+  boost::system::error_code ec;
+  res.body().reset(std::move(file.file), ec);
+  if (ec) return error_response(req, http::status::internal_server_error, "cannot read the file");
+  res.prepare_payload();
+  return res;
 }
 
 std::string query_param(std::string_view target, std::string_view name) {
@@ -133,10 +127,11 @@ Response post_config(const Request& req, Hub& hub, std::string_view device_id) {
   if (!hub.send_config(std::string(device_id), config)) {
     return error_response(req, http::status::not_found, "device " + std::string(device_id) + " is not connected");
   }
-  return make_response(req, http::status::ok, nlohmann::json{{"sent", true}}.dump() + "\n", "application/json");
+  return make_response(req, http::status::ok, json_text({{"sent", true}}) + "\n", "application/json");
 }
 
-Response route(const Request& req, Hub& hub) {
+Reply route(const Request& req, const HttpServices& services) {
+  Hub& hub = services.hub;
   const std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
   constexpr std::string_view kDevicesPrefix = "/api/devices/";
@@ -151,14 +146,14 @@ Response route(const Request& req, Hub& hub) {
     res.set(http::field::allow, "GET, HEAD");
     return res;
   }
-  if (path == "/api/devices") return make_response(req, http::status::ok, hub.api_devices().dump(2) + "\n", "application/json");
+  if (path == "/api/devices") return make_response(req, http::status::ok, json_text(hub.api_devices(), 2) + "\n", "application/json");
   if (path == "/api/health") {
     const nlohmann::json health = {{"status", "ok"},
                                    {"server", kServerName},
                                    {"server_time_us", now_unix_us()},
                                    {"devices", hub.devices_online()},
                                    {"listeners", hub.listener_count()}};
-    return make_response(req, http::status::ok, health.dump() + "\n", "application/json");
+    return make_response(req, http::status::ok, json_text(health) + "\n", "application/json");
   }
   if (path == "/metrics") {
     return make_response(req, http::status::ok,
@@ -168,18 +163,17 @@ Response route(const Request& req, Hub& hub) {
   if (path == "/ws") return error_response(req, http::status::upgrade_required, "/ws is a WebSocket endpoint");
   constexpr std::string_view kFirmwarePrefix = "/firmware/";
   if (path.starts_with(kFirmwarePrefix)) {
-    if (hub.options().firmware_dir.empty()) return error_response(req, http::status::not_found, "no --firmware-dir");
-    Request inner = req;
-    inner.target(std::string(target.substr(kFirmwarePrefix.size() - 1)));
-    return serve_file(inner, hub.options().firmware_dir);
+    if (services.firmware == nullptr) return error_response(req, http::status::not_found, "no --firmware-dir");
+    return serve_file(req, *services.firmware, path.substr(kFirmwarePrefix.size() - 1));
   }
-  if (hub.options().web_root.empty()) return error_response(req, http::status::not_found, "no web root configured");
-  return serve_file(req, hub.options().web_root);
+  if (services.page == nullptr) return error_response(req, http::status::not_found, "no web root configured");
+  return serve_file(req, *services.page, path);
 }
 
 }  // namespace
 
-asio::awaitable<void> serve_http(tcp::socket socket, Hub& hub) {
+asio::awaitable<void> serve_http(tcp::socket socket, HttpServices& services) {
+  Hub& hub = services.hub;
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   boost::system::error_code ec;
@@ -232,10 +226,25 @@ asio::awaitable<void> serve_http(tcp::socket socket, Hub& hub) {
       co_return;
     }
 
-    Response res = route(req, hub);
-    const bool keep_alive = res.keep_alive();
-    auto [write_ec, written] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-    if (write_ec || !keep_alive) break;
+    Reply reply = route(req, services);
+    // A client that stops reading a long reply is cut after this, holding no
+    // more than its socket's buffers and one chunk of the file meanwhile.
+    stream.expires_after(kWriteTimeout);
+    boost::system::error_code write_ec;
+    bool keep_alive = false;
+    if (auto* file = std::get_if<FileResponse>(&reply)) {
+      keep_alive = file->keep_alive();
+      std::tie(write_ec, std::ignore) = co_await http::async_write(stream, *file, asio::as_tuple(asio::use_awaitable));
+    } else {
+      auto& res = std::get<Response>(reply);
+      keep_alive = res.keep_alive();
+      std::tie(write_ec, std::ignore) = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    }
+    if (write_ec) {
+      spdlog::debug("http {}: reply not written: {}", peer, write_ec.message());
+      break;
+    }
+    if (!keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }

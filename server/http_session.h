@@ -7,8 +7,16 @@
 namespace micstream::server {
 
 class Hub;
+class StaticFolder;
+
+/// What the HTTP side serves; the folders are null when not configured.
+struct HttpServices {
+  Hub& hub;
+  const StaticFolder* page = nullptr;      ///< --web-root
+  const StaticFolder* firmware = nullptr;  ///< --firmware-dir, at /firmware/
+};
 
 /// Serves one HTTP connection until it closes or upgrades to a WebSocket.
-boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::socket socket, Hub& hub);
+boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::socket socket, HttpServices& services);
 
 }  // namespace micstream::server

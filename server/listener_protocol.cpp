@@ -1,5 +1,6 @@
 #include "listener_protocol.h"
 
+#include "json_text.h"
 #include "micstream/byte_io.h"
 #include "websocket_frame.h"
 
@@ -29,7 +30,7 @@ std::shared_ptr<const std::string> build_audio_frame(const proto::AudioHeader& h
 }
 
 std::shared_ptr<const std::string> build_text_frame(const nlohmann::json& json) {
-  return std::make_shared<const std::string>(make_ws_frame(WsOpcode::text, json.dump()));
+  return std::make_shared<const std::string>(make_ws_frame(WsOpcode::text, json_text(json)));
 }
 
 }  // namespace micstream::server

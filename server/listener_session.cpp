@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "device_stream.h"
 #include "hub.h"
+#include "spawn.h"
 #include "listener_protocol.h"
 
 namespace micstream::server {
@@ -33,7 +34,7 @@ void ListenerSession::start(const std::string& device_id) {
   send_json({{"type", "welcome"}, {"server", "micstream-server " MICSTREAM_VERSION}, {"server_time_us", now_unix_us()}});
   send_json(hub_.devices_message());
   hub_.subscribe(*this, device_id);
-  asio::co_spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, asio::detached);
+  spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, "reading listener " + peer_);
 }
 
 void ListenerSession::deliver_audio(const std::shared_ptr<const std::string>& frame, std::uint32_t duration_us) {

@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "device_session.h"
-#include "http_session.h"
+#include "spawn.h"
 
 namespace micstream::server {
 
@@ -49,14 +49,18 @@ Server::Server(asio::io_context& io, const Options& options, Secrets secrets)
       options_(options),
       secrets_(std::move(secrets)),
       hub_(options_, metrics_),
+      http_services_{hub_},
       ingest_acceptor_(open_acceptor(io, options.bind, options.ingest_port, "devices")),
       http_acceptor_(open_acceptor(io, options.bind, options.http_port, "HTTP")),
       signals_(io, SIGINT, SIGTERM),
-      stop_timer_(io) {}
+      stop_timer_(io) {
+  if (!options.web_root.empty()) http_services_.page = &page_.emplace(options.web_root);
+  if (!options.firmware_dir.empty()) http_services_.firmware = &firmware_.emplace(options.firmware_dir);
+}
 
 void Server::start() {
-  asio::co_spawn(io_, accept_devices(), asio::detached);
-  asio::co_spawn(io_, accept_http(), asio::detached);
+  spawn(io_, accept_devices(), "accepting device links");
+  spawn(io_, accept_http(), "accepting HTTP connections");
   signals_.async_wait([this](boost::system::error_code ec, int signal) {
     if (ec) return;
     spdlog::info("received {}, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
@@ -72,7 +76,7 @@ void Server::stop() {
   http_acceptor_.close(ignored);
   signals_.cancel();
   hub_.shut_down();
-  asio::co_spawn(io_, drain(), asio::detached);
+  spawn(io_, drain(), "stopping");
 }
 
 // Sessions end as their goodbyes are written; whatever is still stuck after
@@ -85,6 +89,14 @@ asio::awaitable<void> Server::drain() {
   }
   if (!hub_.idle()) spdlog::info("stopping now; peers that did not take their goodbye are dropped");
   io_.stop();
+}
+
+void Server::serve(tcp::socket socket) {
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  std::string what = "HTTP connection " + (ec ? std::string("of an unknown peer") : peer.address().to_string() + ":" +
+                                                                                      std::to_string(peer.port()));
+  spawn(io_, serve_http(std::move(socket), http_services_), std::move(what));
 }
 
 asio::awaitable<void> Server::accept_devices() {
@@ -111,10 +123,8 @@ asio::awaitable<void> Server::accept_http() {
       spdlog::warn("accepting an HTTP connection failed: {}", ec.message());
       continue;
     }
-    asio::co_spawn(io_, serve_http(std::move(socket), hub_), asio::detached);
-    while (auto more = accept_waiting(http_acceptor_)) {
-      asio::co_spawn(io_, serve_http(std::move(*more), hub_), asio::detached);
-    }
+    serve(std::move(socket));
+    while (auto more = accept_waiting(http_acceptor_)) serve(std::move(*more));
   }
 }
 

@@ -4,10 +4,14 @@
 
 #include <boost/asio.hpp>
 
+#include <optional>
+
+#include "http_session.h"
 #include "hub.h"
 #include "metrics.h"
 #include "options.h"
 #include "secrets.h"
+#include "static_files.h"
 
 namespace micstream::server {
 
@@ -28,12 +32,16 @@ class Server {
   boost::asio::awaitable<void> accept_devices();
   boost::asio::awaitable<void> accept_http();
   boost::asio::awaitable<void> drain();
+  void serve(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;
   const Options& options_;
   Secrets secrets_;
   Metrics metrics_;
   Hub hub_;
+  std::optional<StaticFolder> page_;
+  std::optional<StaticFolder> firmware_;
+  HttpServices http_services_;
   boost::asio::ip::tcp::acceptor ingest_acceptor_;
   boost::asio::ip::tcp::acceptor http_acceptor_;
   boost::asio::signal_set signals_;

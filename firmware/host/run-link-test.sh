@@ -28,6 +28,7 @@ g++ -std=c++20 -O1 -g -Wall -Wextra -Werror -pthread ${LINK_TEST_CXXFLAGS:-} \
 [ -x "$work/link_test" ] || { echo "build failed" >&2; exit 1; }
 
 printf '[devices]\nhost-test = "s3cret-host-test"\n' >"$work/secrets.toml"
+chmod 600 "$work/secrets.toml"
 start_server() {  # $1: ingest port (0: any)
   rm -f "$work/ports.json"
   "$server" --http-port 0 --ingest-port "$1" --secrets "$work/secrets.toml" --no-mdns --log-level warn \

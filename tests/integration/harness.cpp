@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -79,9 +80,12 @@ std::string read_file(const fs::path& path) {
 ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)), dir_("micstream-server") {
   log_path_ = dir() / "server.log";
   const fs::path ports_path = dir() / "ports.json";
-  const fs::path web_root = dir() / "web";
-  fs::create_directories(web_root);
-  write_file(web_root / "index.html", "<!doctype html><title>micstream test</title>\n");
+  fs::path web_root = options_.web_root;
+  if (web_root.empty()) {
+    web_root = dir() / "web";
+    fs::create_directories(web_root);
+    write_file(web_root / "index.html", "<!doctype html><title>micstream test</title>\n");
+  }
 
   argv_.push_back(options_.binary.string());
   if (options_.pass_ports) {
@@ -101,6 +105,7 @@ ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options
     }
     const fs::path secrets_path = dir() / "secrets.toml";
     write_file(secrets_path, toml);
+    fs::permissions(secrets_path, fs::perms::owner_read | fs::perms::owner_write);  // the server refuses others' access
     argv_.emplace_back("--secrets");
     argv_.push_back(secrets_path.string());
   }
@@ -244,7 +249,7 @@ std::optional<int> ServerProcess::terminate(Millis timeout) {
 
 // ---- HTTP ----
 
-HttpResponse http_get(std::uint16_t port, std::string_view target, Millis timeout) {
+HttpResponse http_request(std::uint16_t port, const HttpRequest& request, Millis timeout) {
   namespace beast = boost::beast;
   namespace http = beast::http;
   namespace net = boost::asio;
@@ -254,15 +259,19 @@ HttpResponse http_get(std::uint16_t port, std::string_view target, Millis timeou
   beast::tcp_stream stream(ioc);
   stream.expires_after(timeout);
   stream.connect(tcp::endpoint(net::ip::make_address_v4("127.0.0.1"), port));
-  http::request<http::empty_body> req{http::verb::get, std::string(target), 11};
+  http::request<http::string_body> req{http::string_to_verb(request.method), request.target, 11};
   req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
   req.set(http::field::user_agent, "micstream-integration-test");
   req.set(http::field::connection, "close");
+  for (const auto& [name, value] : request.headers) req.set(name, value);
+  req.body() = request.body;
+  if (!request.body.empty() || request.method == "POST") req.prepare_payload();
   stream.expires_after(timeout);
   http::write(stream, req);
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
+  if (request.method == "HEAD") parser.skip(true);
   stream.expires_after(timeout);
   http::read(stream, buffer, parser);
   auto& res = parser.get();
@@ -270,9 +279,29 @@ HttpResponse http_get(std::uint16_t port, std::string_view target, Millis timeou
   out.status = static_cast<int>(res.result_int());
   out.content_type = std::string(res[http::field::content_type]);
   out.body = std::move(res.body());
+  for (const auto& field : res) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(field.value());
+  }
   beast::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   return out;
+}
+
+HttpResponse http_get(std::uint16_t port, std::string_view target, Millis timeout) {
+  HttpRequest request;
+  request.target = std::string(target);
+  return http_request(port, request, timeout);
+}
+
+std::size_t rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
 }
 
 // ---- Metrics ----

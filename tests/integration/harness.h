@@ -60,6 +60,7 @@ struct ServerOptions {
   std::filesystem::path binary;               ///< the server executable
   std::map<std::string, std::string> secrets; ///< written as a [devices] table; none: no --secrets
   std::vector<std::string> args;              ///< extra command-line arguments
+  std::filesystem::path web_root;             ///< --web-root; empty: a one-page folder of the test's own
   std::string log_level = "debug";
   bool pass_ports = true;                     ///< --bind 127.0.0.1 --http-port 0 --ingest-port 0 --ports-file
   Millis start_timeout = 10s;
@@ -120,10 +121,23 @@ struct HttpResponse {
   int status = 0;
   std::string content_type;
   std::string body;
+  std::map<std::string, std::string> headers;  ///< names in lower case; a repeated field keeps its last value
 };
 
+struct HttpRequest {
+  std::string method = "GET";
+  std::string target;                          ///< sent as is (no normalisation)
+  std::map<std::string, std::string> headers;  ///< Host defaults to 127.0.0.1:port
+  std::string body;
+};
+
+/// One request on 127.0.0.1:port (Connection: close). Throws on a transport error.
+HttpResponse http_request(std::uint16_t port, const HttpRequest& request, Millis timeout = 3s);
 /// One GET on 127.0.0.1:port (Connection: close). Throws on a transport error.
 HttpResponse http_get(std::uint16_t port, std::string_view target, Millis timeout = 3s);
+
+/// The resident memory of a process, in KiB (VmRSS), or 0 when it cannot be read.
+[[nodiscard]] std::size_t rss_kib(pid_t pid);
 
 // ---- Prometheus text ----
 
