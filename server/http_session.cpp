@@ -1,6 +1,7 @@
 #include "http_session.h"
 
 #include <cmath>
+#include <optional>
 #include <tuple>
 #include <variant>
 
@@ -13,6 +14,7 @@
 #include "hub.h"
 #include "json_text.h"
 #include "listener_session.h"
+#include "request_guard.h"
 #include "static_files.h"
 
 namespace micstream::server {
@@ -82,6 +84,32 @@ Reply serve_file(const Request& req, const StaticFolder& folder, std::string_vie
   if (ec) return error_response(req, http::status::internal_server_error, "cannot read the file");
   res.prepare_payload();
   return res;
+}
+
+// Log lines show what a peer sent without letting it write control characters.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const char c : text.substr(0, 200)) out.push_back(c >= 0x20 && c <= 0x7E ? c : '?');
+  return out;
+}
+
+// Host, Origin and, for changes, a JSON body: what no foreign page or
+// rebound name can send (RequestGuard). nullopt: the request may go on.
+std::optional<Response> guard_request(const Request& req, const RequestGuard& guard) {
+  const std::string_view host = req[http::field::host];
+  if (!guard.host_allowed(host)) {
+    return error_response(req, http::status::misdirected_request,
+                          "Host " + printable(host) + " is not a name of this server (see --server-name)");
+  }
+  const bool changes_state = req.method() != http::verb::get && req.method() != http::verb::head;
+  if ((changes_state || websocket::is_upgrade(req)) && !RequestGuard::origin_allowed(req[http::field::origin], host)) {
+    return error_response(req, http::status::forbidden, "requests from another origin are refused");
+  }
+  // A page of another site can POST text/plain without asking first; JSON it cannot.
+  if (req.method() == http::verb::post && !req[http::field::content_type].starts_with("application/json")) {
+    return error_response(req, http::status::unsupported_media_type, "POST bodies must be application/json");
+  }
+  return std::nullopt;
 }
 
 std::string query_param(std::string_view target, std::string_view name) {
@@ -200,6 +228,13 @@ asio::awaitable<void> serve_http(tcp::socket socket, HttpServices& services) {
       break;
     }
     Request req = parser.release();
+    if (auto refusal = guard_request(req, services.guard)) {
+      spdlog::info("http {}: {} {} refused: {}", peer, std::string(req.method_string()), printable(req.target()),
+                   refusal->body());
+      refusal->keep_alive(false);
+      co_await http::async_write(stream, *refusal, asio::as_tuple(asio::use_awaitable));
+      break;
+    }
 
     if (websocket::is_upgrade(req)) {
       if (req.target().substr(0, req.target().find('?')) != "/ws") {

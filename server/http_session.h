@@ -7,11 +7,13 @@
 namespace micstream::server {
 
 class Hub;
+class RequestGuard;
 class StaticFolder;
 
 /// What the HTTP side serves; the folders are null when not configured.
 struct HttpServices {
   Hub& hub;
+  const RequestGuard& guard;
   const StaticFolder* page = nullptr;      ///< --web-root
   const StaticFolder* firmware = nullptr;  ///< --firmware-dir, at /firmware/
 };

@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(100, 600000));
   app.add_option("--ports-file", options.ports_file,
                  "Write the ports actually listened on as JSON {\"http\": N, \"ingest\": M} (for tests and scripts)");
+  app.add_option("--server-name", options.server_names,
+                 "A name browsers reach this server by, besides its addresses, localhost and its host name "
+                 "(e.g. a reverse proxy's); requests with any other Host are refused. Repeatable");
   app.add_option("--firmware-dir", options.firmware_dir,
                  "Folder served at /firmware/ (e.g. micstream.bin) for devices' over-the-air updates")
       ->check(CLI::ExistingDirectory);

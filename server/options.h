@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace micstream::server {
 
@@ -20,6 +21,7 @@ struct Options {
   std::uint32_t hello_timeout_ms = 5000;
   std::uint32_t device_idle_timeout_ms = 10000;
   std::filesystem::path ports_file;
+  std::vector<std::string> server_names;  ///< names browsers may use besides addresses, localhost and the host name
   std::filesystem::path firmware_dir;  ///< served at /firmware/ for over-the-air updates
   bool mdns = true;
   std::string log_level = "info";

@@ -10,6 +10,7 @@
 #include "hub.h"
 #include "metrics.h"
 #include "options.h"
+#include "request_guard.h"
 #include "secrets.h"
 #include "static_files.h"
 
@@ -41,6 +42,7 @@ class Server {
   Hub hub_;
   std::optional<StaticFolder> page_;
   std::optional<StaticFolder> firmware_;
+  RequestGuard request_guard_;
   HttpServices http_services_;
   boost::asio::ip::tcp::acceptor ingest_acceptor_;
   boost::asio::ip::tcp::acceptor http_acceptor_;

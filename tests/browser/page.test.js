@@ -28,6 +28,7 @@ import {
   sleep,
   startDevice,
   startServer,
+  LAN_TEST_NAME,
   waitDeviceOnline,
   waitFor,
   waitPlaying,
@@ -39,7 +40,7 @@ const TOLERANCE_HZ = 2;
 const ANALYSE_SECONDS = 1.5;
 // A name for the server that is not localhost: chromium resolves it to the
 // loopback address, but the page is then not a secure context.
-const LAN_NAME = 'micstream-lan.test';
+const LAN_NAME = LAN_TEST_NAME;
 
 // The two virtual devices: different codecs and frame sizes on purpose.
 const A = { id: 'mic-440', tone: 440, codec: 'ima-adpcm', frameMs: 10 };

@@ -11,6 +11,8 @@
 #include <memory>
 
 #include "harness.h"
+#include "micstream/protocol.h"
+#include "test_device.h"
 
 #ifndef MICSTREAM_SERVER_BINARY
 #error "MICSTREAM_SERVER_BINARY must name the micstream-server executable"
@@ -168,6 +170,96 @@ TEST_F(SecurityTest, ClientsThatDoNotReadABigFileHoldBoundedMemory) {
             << " MiB file: server RSS grew " << grown_mib << " MiB\n";
   // Whole files in memory would be 800 MiB; streamed, each holds a chunk.
   EXPECT_LT(grown_mib, 32.0);
+}
+
+// ---- who may ask: Host, Origin, CSRF ----
+
+HttpRequest with_headers(std::string method, std::string target, std::map<std::string, std::string> headers,
+                         std::string body = {}) {
+  HttpRequest r;
+  r.method = std::move(method);
+  r.target = std::move(target);
+  r.headers = std::move(headers);
+  r.body = std::move(body);
+  return r;
+}
+
+HttpRequest websocket_upgrade(std::map<std::string, std::string> extra) {
+  std::map<std::string, std::string> headers = {{"Connection", "Upgrade"},
+                                                {"Upgrade", "websocket"},
+                                                {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                                                {"Sec-WebSocket-Version", "13"}};
+  headers.insert(extra.begin(), extra.end());
+  return with_headers("GET", "/ws", std::move(headers));
+}
+
+TEST_F(SecurityTest, ARequestForAnotherHostNameIsRefused) {
+  HostileWebRoot web;
+  start(web.root, {"--server-name", "mics.example.org"});
+  const auto port = std::to_string(http_port());
+  for (const std::string& host : std::vector<std::string>{"evil.example", "evil.example:" + port, "localhost.evil.example", "", "[::1"}) {
+    const auto r = http_request(http_port(), with_headers("GET", "/api/devices", {{"Host", host}}));
+    EXPECT_EQ(r.status, 421) << "Host: " << host << " answered " << r.status;
+    EXPECT_FALSE(contains(r.body, "kitchen")) << host;
+  }
+  for (const std::string& host : std::vector<std::string>{"127.0.0.1:" + port, "localhost:" + port, "LOCALHOST", "[::1]:" + port,
+                                 "192.168.1.20:" + port, "mics.example.org"}) {
+    EXPECT_EQ(http_request(http_port(), with_headers("GET", "/api/health", {{"Host", host}})).status, 200)
+        << "Host: " << host;
+  }
+  // A rebound name cannot open a listener either.
+  EXPECT_EQ(http_request(http_port(), websocket_upgrade({{"Host", "evil.example"}})).status, 421);
+}
+
+TEST_F(SecurityTest, AWebSocketFromAForeignOriginIsRefused) {
+  HostileWebRoot web;
+  start(web.root);
+  const std::string host = "127.0.0.1:" + std::to_string(http_port());
+  for (const std::string& origin : std::vector<std::string>{"http://evil.example", "null", "http://127.0.0.1:1", "https://evil.example"}) {
+    const auto r = http_request(http_port(), websocket_upgrade({{"Origin", origin}}));
+    EXPECT_EQ(r.status, 403) << "Origin: " << origin;
+  }
+  EXPECT_EQ(http_request(http_port(), websocket_upgrade({{"Origin", "http://" + host}})).status, 101);
+  EXPECT_EQ(http_request(http_port(), websocket_upgrade({})).status, 101) << "no Origin: not a browser";
+}
+
+TEST_F(SecurityTest, ConfigChangesNeedJsonFromThisOrigin) {
+  HostileWebRoot web;
+  start(web.root);
+  TestDevice device(server_->ingest_port());
+  DeviceParams params;
+  params.id = "kitchen";
+  params.secret = kSecret;
+  device.handshake(params);
+  const std::string target = "/api/devices/kitchen/config";
+  const std::string body = R"({"gain_db": 40})";
+  const std::string host = "127.0.0.1:" + std::to_string(http_port());
+  // What a foreign page can send without a preflight, and a foreign origin.
+  EXPECT_EQ(http_request(http_port(), with_headers("POST", target, {{"Content-Type", "text/plain"}}, body)).status, 415);
+  EXPECT_EQ(http_request(http_port(), with_headers("POST", target, {}, body)).status, 415);
+  EXPECT_EQ(http_request(http_port(), with_headers("POST", target, {{"Content-Type", "application/x-www-form-urlencoded"},
+                                                                    {"Origin", "http://evil.example"}},
+                                                   body))
+                .status,
+            403);
+  EXPECT_EQ(http_request(http_port(), with_headers("POST", target, {{"Content-Type", "application/json"},
+                                                                    {"Origin", "http://evil.example"}},
+                                                   body))
+                .status,
+            403);
+  ReceivedFrame frame;
+  EXPECT_EQ(device.read_frame(frame, 300ms), TestDevice::ReadStatus::timeout) << "a refused request reached the device";
+  // The page's own request goes through.
+  const auto ok = http_request(http_port(), with_headers("POST", target, {{"Content-Type", "application/json"},
+                                                                          {"Origin", "http://" + host}},
+                                                         R"({"gain_db": 6})"));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  ASSERT_EQ(device.read_frame(frame, 2s), TestDevice::ReadStatus::frame);
+  ASSERT_EQ(frame.type, proto::FrameType::config);
+  proto::Config config;
+  ASSERT_EQ(proto::decode(frame.payload, config), Errc::ok);
+  EXPECT_TRUE(config.has_gain);
+  EXPECT_EQ(config.gain_cdb, 600);
 }
 
 }  // namespace

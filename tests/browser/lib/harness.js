@@ -172,6 +172,9 @@ export function scratchDir(prefix = 'micstream-browser-') {
  * Starts micstream-server; resolves once it has written its ports.
  * httpPort/ingestPort 0: ephemeral (the restart reuses the ports it got).
  */
+/** The LAN name the tests give the server (chromium maps it to 127.0.0.1); the server is told it is one of its names. */
+export const LAN_TEST_NAME = 'micstream-lan.test';
+
 export async function startServer({ buildDir, dir, httpPort = 0, ingestPort = 0, extraArgs = [], name = 'server', wrap = [] }) {
   const portsFile = path.join(dir, `${name}-ports-${Date.now()}.json`);
   const args = [
@@ -181,6 +184,7 @@ export async function startServer({ buildDir, dir, httpPort = 0, ingestPort = 0,
     '--ports-file', portsFile,
     '--allow-unknown-devices',
     '--web-root', path.join(repoRoot, 'web'),
+    '--server-name', LAN_TEST_NAME,
     ...(helpText(serverBinary(buildDir)).includes('--no-mdns') ? ['--no-mdns'] : []),
     ...extraArgs,
   ];
