@@ -53,7 +53,11 @@ trap 'exit 130' INT TERM
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 server_cmd=("$server_bin" --bind 127.0.0.1 --http-port 0 --ingest-port 0 --ports-file "$tmp/ports.json"
-            --allow-unknown-devices --log-level warn "${server_extra[@]}")
+            --allow-unknown-devices --log-level warn
+            # every listener and device comes from this one address: lift the per-address limits
+            --max-http-connections 100000 --max-http-per-address 100000
+            --max-device-links 10000 --max-device-links-per-address 10000 --max-unregistered-devices 10000
+            "${server_extra[@]}")
 echo "+ ${server_cmd[*]}"
 "${server_cmd[@]}" >"$tmp/server.log" 2>&1 &
 server_pid=$!

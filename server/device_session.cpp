@@ -17,6 +17,9 @@ using asio::ip::tcp;
 
 namespace {
 constexpr auto kErrorFlushGrace = std::chrono::seconds(2);  // a peer that will not read its ERROR is cut after this
+// PONGs, CONFIG and ERROR a device has not read yet; one that sends PINGs
+// and never reads is cut here rather than growing the server.
+constexpr std::size_t kMaxOutboxBytes = 64 * 1024;
 
 template <class Message>
 std::string encode_frame(const Message& m) {
@@ -33,11 +36,18 @@ std::string printable(std::string_view text) {
 }
 }  // namespace
 
-DeviceSession::DeviceSession(tcp::socket socket, Hub& hub, const Secrets& secrets)
-    : socket_(std::move(socket)), hub_(hub), secrets_(secrets), deadline_(socket_.get_executor()) {
+DeviceSession::DeviceSession(tcp::socket socket, ConnectionLimits::Slot slot, Hub& hub, const Secrets& secrets,
+                             HelloThrottle& throttle)
+    : socket_(std::move(socket)),
+      slot_(std::move(slot)),
+      hub_(hub),
+      secrets_(secrets),
+      throttle_(throttle),
+      deadline_(socket_.get_executor()) {
   boost::system::error_code ec;
   const auto endpoint = socket_.remote_endpoint(ec);
-  peer_ = ec ? std::string("unknown peer") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  address_ = ec ? std::string("unknown") : endpoint.address().to_string();
+  peer_ = ec ? std::string("unknown peer") : address_ + ":" + std::to_string(endpoint.port());
   socket_.set_option(tcp::no_delay(true), ec);
 }
 
@@ -183,7 +193,13 @@ void DeviceSession::handle(const proto::FrameView& frame, std::uint64_t arrival_
 void DeviceSession::on_hello(const proto::Hello& hello) {
   const std::string id(hello.device_id.view());
   const std::string* secret = secrets_.find(id);
+  const auto now = std::chrono::steady_clock::now();
   bool proven = false;
+  if (secret != nullptr && throttle_.by_id.blocked(id, now) && throttle_.proven_address[id] != address_) {
+    ++hub_.metrics().auth_failures;
+    fail(Errc::auth_failed, "too many failed HELLOs for device " + id + " in the last minute; try again later");
+    return;
+  }
   if (secret != nullptr) {
     std::uint8_t expected[proto::kProofSize];
     const auto key = std::span(reinterpret_cast<const std::uint8_t*>(secret->data()), secret->size());
@@ -193,13 +209,20 @@ void DeviceSession::on_hello(const proto::Hello& hello) {
     }
     if (!proofs_equal(expected, hello.proof)) {
       ++hub_.metrics().auth_failures;
+      throttle_.by_id.record_failure(id, now);
+      throttle_.by_address.record_failure(address_, now);
       fail(Errc::auth_failed, "wrong proof for device " + id + ": its secret differs from the server's");
       return;
     }
     proven = true;
+    throttle_.proven_address[id] = address_;
   } else if (!hub_.options().allow_unknown_devices) {
     ++hub_.metrics().auth_failures;
+    throttle_.by_address.record_failure(address_, now);
     fail(Errc::unknown_device, "no secret is configured for device " + id);
+    return;
+  } else if (!hub_.make_room_for_unregistered(id)) {
+    fail(Errc::unknown_device, "too many devices without a secret are online (--max-unregistered-devices)");
     return;
   }
   DeviceStream& stream = hub_.stream(id);
@@ -247,7 +270,13 @@ void DeviceSession::send_config(const proto::Config& config) {
 void DeviceSession::fail(Errc code, std::string_view reason) {
   if (closing_ || closed_) return;
   closing_ = true;
-  spdlog::warn("{} refused: {} ({}): {}", who(), error_name(code), static_cast<int>(code), reason);
+  // Refused HELLOs are what a flood or a guesser makes: their lines are budgeted.
+  const bool refused_hello = code == Errc::auth_failed || code == Errc::unknown_device;
+  if (!refused_hello || throttle_.log.allow(std::chrono::steady_clock::now())) {
+    const std::size_t held_back = refused_hello ? throttle_.log.take_suppressed() : 0;
+    spdlog::warn("{} refused: {} ({}): {}{}", who(), error_name(code), static_cast<int>(code), reason,
+                 held_back ? fmt::format(" ({} similar lines not logged)", held_back) : std::string());
+  }
   proto::ErrorMessage error;
   error.code = code;
   (void)error.reason.assign(printable(reason));
@@ -258,6 +287,13 @@ void DeviceSession::fail(Errc code, std::string_view reason) {
 
 void DeviceSession::send(std::string bytes) {
   if (closed_ || bytes.empty()) return;
+  if (outbox_bytes_ + bytes.size() > kMaxOutboxBytes) {
+    ++hub_.metrics().peers_cut;
+    spdlog::warn("{} cut: it does not read what the server sends ({} bytes waiting)", who(), outbox_bytes_);
+    close_now();
+    return;
+  }
+  outbox_bytes_ += bytes.size();
   outbox_.push_back(std::move(bytes));
   write_next();
 }
@@ -272,6 +308,7 @@ void DeviceSession::write_next() {
   asio::async_write(socket_, asio::buffer(outbox_.front()),
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                       self->writing_ = false;
+                      self->outbox_bytes_ -= self->outbox_.front().size();
                       self->outbox_.pop_front();
                       if (ec) {
                         self->closing_ = true;

@@ -14,6 +14,7 @@
 
 #include <boost/asio.hpp>
 
+#include "admission.h"
 #include "micstream/frame_parser.h"
 #include "micstream/protocol.h"
 
@@ -25,7 +26,8 @@ class Secrets;
 
 class DeviceSession : public std::enable_shared_from_this<DeviceSession> {
  public:
-  DeviceSession(boost::asio::ip::tcp::socket socket, Hub& hub, const Secrets& secrets);
+  DeviceSession(boost::asio::ip::tcp::socket socket, ConnectionLimits::Slot slot, Hub& hub, const Secrets& secrets,
+                HelloThrottle& throttle);
   ~DeviceSession();
 
   void start();
@@ -55,9 +57,12 @@ class DeviceSession : public std::enable_shared_from_this<DeviceSession> {
   [[nodiscard]] std::string who() const;
 
   boost::asio::ip::tcp::socket socket_;
+  ConnectionLimits::Slot slot_;
   Hub& hub_;
   const Secrets& secrets_;
+  HelloThrottle& throttle_;
   std::string peer_;
+  std::string address_;  // the peer's address without its port
   std::array<std::uint8_t, proto::kMaxFrameSize> parser_storage_{};
   proto::FrameParser parser_{parser_storage_};
   std::uint8_t nonce_[proto::kNonceSize] = {};
@@ -72,6 +77,7 @@ class DeviceSession : public std::enable_shared_from_this<DeviceSession> {
   boost::asio::steady_timer deadline_;
   std::chrono::steady_clock::time_point deadline_at_;
   std::deque<std::string> outbox_;
+  std::size_t outbox_bytes_ = 0;
   bool writing_ = false;
   bool closing_ = false;  // no more reads handled; close once the outbox is flushed
   bool closed_ = false;

@@ -200,7 +200,7 @@ Reply route(const Request& req, const HttpServices& services) {
 
 }  // namespace
 
-asio::awaitable<void> serve_http(tcp::socket socket, HttpServices& services) {
+asio::awaitable<void> serve_http(tcp::socket socket, ConnectionLimits::Slot slot, HttpServices& services) {
   Hub& hub = services.hub;
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
@@ -256,7 +256,8 @@ asio::awaitable<void> serve_http(tcp::socket socket, HttpServices& services) {
         co_return;
       }
       std::string leftover(static_cast<const char*>(buffer.data().data()), buffer.size());
-      auto session = std::make_shared<ListenerSession>(ws.next_layer().release_socket(), hub, std::move(leftover));
+      auto session = std::make_shared<ListenerSession>(ws.next_layer().release_socket(), std::move(slot), hub,
+                                                        std::move(leftover));
       session->start(device);
       co_return;
     }

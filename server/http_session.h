@@ -4,6 +4,8 @@
 
 #include <boost/asio.hpp>
 
+#include "admission.h"
+
 namespace micstream::server {
 
 class Hub;
@@ -19,6 +21,9 @@ struct HttpServices {
 };
 
 /// Serves one HTTP connection until it closes or upgrades to a WebSocket.
-boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::socket socket, HttpServices& services);
+/// Serves one HTTP connection until it closes or upgrades to a WebSocket;
+/// slot is its place under the port's connection limits.
+boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::socket socket, ConnectionLimits::Slot slot,
+                                        HttpServices& services);
 
 }  // namespace micstream::server

@@ -8,6 +8,7 @@
 #include "listener_protocol.h"
 #include "listener_session.h"
 #include "micstream/protocol.h"
+#include "secrets.h"
 
 namespace micstream::server {
 
@@ -72,6 +73,14 @@ void Hub::subscribe(ListenerSession& listener, const std::string& device_id) {
   listener.set_stream(nullptr);
   waiting_for_first_.erase(&listener);
 
+  // A listener may wait for a device that has not connected yet, but only for
+  // an id the server knows: made-up ids leave no state behind.
+  const bool may_wait = streams_.contains(device_id) || secrets_.find(device_id) != nullptr ||
+                        (options_.allow_unknown_devices && make_room_for_unregistered(device_id));
+  if (!device_id.empty() && !may_wait) {
+    listener.send_json({{"type", "error"}, {"message", "no device " + device_id + " is known to this server"}});
+    return;
+  }
   DeviceStream* target = device_id.empty() ? first_online() : &stream(device_id);
   if (target == nullptr) {
     waiting_for_first_.insert(&listener);
@@ -81,6 +90,24 @@ void Hub::subscribe(ListenerSession& listener, const std::string& device_id) {
   target->add_listener(&listener);
   listener.set_stream(target);
   listener.send_json(target->stream_json());
+}
+
+bool Hub::make_room_for_unregistered(const std::string& id) {
+  if (streams_.contains(id)) return true;
+  std::size_t unregistered = 0;
+  auto forgettable = streams_.end();
+  for (auto it = streams_.begin(); it != streams_.end(); ++it) {
+    if (secrets_.find(it->first) != nullptr) continue;
+    ++unregistered;
+    if (!it->second->online() && it->second->listeners().empty()) forgettable = it;
+  }
+  if (unregistered < options_.max_unregistered_devices) return true;
+  if (forgettable == streams_.end()) return false;
+  spdlog::info("forgetting offline device {} to make room for {} (--max-unregistered-devices {})", forgettable->first,
+               id, options_.max_unregistered_devices);
+  streams_.erase(forgettable);
+  broadcast_devices();
+  return true;
 }
 
 bool Hub::send_config(const std::string& device_id, const proto::Config& config) {

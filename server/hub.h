@@ -17,11 +17,13 @@
 namespace micstream::server {
 
 class DeviceSession;
+class Secrets;
 class ListenerSession;
 
 class Hub {
  public:
-  Hub(const Options& options, Metrics& metrics) : options_(options), metrics_(metrics) {}
+  Hub(const Options& options, Metrics& metrics, const Secrets& secrets)
+      : options_(options), metrics_(metrics), secrets_(secrets) {}
   /// Sessions still alive (their handlers wait in a stopped io_context) stop referring to the hub.
   ~Hub();
   Hub(const Hub&) = delete;
@@ -48,6 +50,11 @@ class Hub {
   /// (waiting for one when none is online).
   void subscribe(ListenerSession& listener, const std::string& device_id);
 
+  /// With --allow-unknown-devices: true when id may have a stream, forgetting
+  /// the oldest offline id without a secret (and without listeners) to stay
+  /// within --max-unregistered-devices; false when all of them are in use.
+  [[nodiscard]] bool make_room_for_unregistered(const std::string& id);
+
   /// Sends CONFIG to the connected device id; false when it is not connected.
   bool send_config(const std::string& device_id, const proto::Config& config);
 
@@ -70,6 +77,7 @@ class Hub {
 
   const Options& options_;
   Metrics& metrics_;
+  const Secrets& secrets_;
   std::map<std::string, std::unique_ptr<DeviceStream>, std::less<>> streams_;
   std::unordered_set<DeviceSession*> device_sessions_;           // every link, authenticated or not
   std::map<std::string, DeviceSession*, std::less<>> sessions_;  // the live link of each device id

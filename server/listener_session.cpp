@@ -15,11 +15,24 @@ using asio::ip::tcp;
 
 namespace {
 constexpr std::size_t kMaxFramesPerWrite = 64;  // one gather write catches a lagging listener up
+// Everything waiting for one listener, audio or not: audio is bounded in time
+// (--listener-queue-ms) already; this bounds what a client can make the
+// server say by asking (pongs, errors) without reading the answers.
+constexpr std::size_t kMaxQueuedBytes = 1024 * 1024;
+constexpr auto kKeepaliveTick = std::chrono::seconds(1);
+constexpr auto kPingAfterSilence = std::chrono::seconds(15);  // browsers answer pings by themselves
+constexpr auto kSilenceLimit = std::chrono::seconds(45);
+constexpr std::size_t kMaxPingIdLength = 64;
 }
 
-ListenerSession::ListenerSession(tcp::socket socket, Hub& hub, std::string leftover)
-    : socket_(std::move(socket)), hub_(hub), leftover_(std::move(leftover)),
-      last_progress_at_(std::chrono::steady_clock::now()) {
+ListenerSession::ListenerSession(tcp::socket socket, ConnectionLimits::Slot slot, Hub& hub, std::string leftover)
+    : socket_(std::move(socket)),
+      slot_(std::move(slot)),
+      hub_(hub),
+      leftover_(std::move(leftover)),
+      last_progress_at_(std::chrono::steady_clock::now()),
+      last_heard_at_(last_progress_at_),
+      keepalive_timer_(socket_.get_executor()) {
   boost::system::error_code ec;
   const auto endpoint = socket_.remote_endpoint(ec);
   peer_ = ec ? std::string("unknown peer") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
@@ -35,6 +48,7 @@ void ListenerSession::start(const std::string& device_id) {
   send_json(hub_.devices_message());
   hub_.subscribe(*this, device_id);
   spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, "reading listener " + peer_);
+  spawn(socket_.get_executor(), [self = shared_from_this()] { return self->keepalive(); }, "watching listener " + peer_);
 }
 
 void ListenerSession::deliver_audio(const std::shared_ptr<const std::string>& frame, std::uint32_t duration_us) {
@@ -48,11 +62,8 @@ void ListenerSession::deliver_audio(const std::shared_ptr<const std::string>& fr
     close(WsCloseCode::policy_violation, "listener too slow: behind for longer than the stall limit");
     return;
   }
-  queue_.push_back({frame, duration_us});
-  queued_audio_us_ += duration_us;
   ++hub_.metrics().frames_out;
-  if (queued_audio_us_ > std::uint64_t{options.listener_queue_ms} * 1000) skip_to_live();
-  write_next();
+  enqueue({frame, duration_us});
 }
 
 // Drops every waiting audio frame but the newest: the listener jumps to live
@@ -65,6 +76,7 @@ void ListenerSession::skip_to_live() {
     const bool drop = index++ != newest && q.audio_us > 0;
     if (drop) {
       queued_audio_us_ -= q.audio_us;
+      queued_bytes_ -= q.bytes->size();
       ++dropped;
     }
     return drop;
@@ -78,8 +90,51 @@ void ListenerSession::skip_to_live() {
 
 void ListenerSession::send(const std::shared_ptr<const std::string>& frame) {
   if (closing_) return;
-  queue_.push_back({frame, 0});
+  enqueue({frame, 0});
+}
+
+void ListenerSession::enqueue(Queued queued) {
+  queued_audio_us_ += queued.audio_us;
+  queued_bytes_ += queued.bytes->size();
+  queue_.push_back(std::move(queued));
+  if (queued_audio_us_ > std::uint64_t{hub_.options().listener_queue_ms} * 1000) skip_to_live();
+  if (queued_bytes_ > kMaxQueuedBytes) {
+    cut(fmt::format("listener floods: {} bytes of answers waiting that it does not read", queued_bytes_));
+    return;
+  }
   write_next();
+}
+
+// Too slow or too greedy to be owed even a close frame.
+void ListenerSession::cut(std::string_view reason) {
+  if (closing_) return;
+  ++hub_.metrics().peers_cut;
+  close(WsCloseCode::policy_violation, reason);
+}
+
+// Once a second: a listener whose socket has taken nothing for the stall
+// limit is cut (whether or not audio is flowing to it), and one that has
+// said nothing, not even a pong, for kSilenceLimit is closed.
+asio::awaitable<void> ListenerSession::keepalive() {
+  auto self = shared_from_this();
+  const auto stall_limit = std::chrono::milliseconds(hub_.options().listener_stall_ms);
+  auto pinged_at = std::chrono::steady_clock::time_point{};
+  while (!closing_) {
+    keepalive_timer_.expires_after(kKeepaliveTick);
+    co_await keepalive_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (closing_) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (writing_ && now - last_progress_at_ > stall_limit) {
+      ++hub_.metrics().listener_disconnects_slow;
+      close(WsCloseCode::policy_violation, "listener too slow: behind for longer than the stall limit");
+    } else if (now - last_heard_at_ > kSilenceLimit) {
+      ++hub_.metrics().peers_cut;
+      close(WsCloseCode::going_away, "no answer to pings");
+    } else if (now - last_heard_at_ > kPingAfterSilence && now - pinged_at > kPingAfterSilence) {
+      pinged_at = now;
+      send(std::make_shared<const std::string>(make_ws_frame(WsOpcode::ping, {})));
+    }
+  }
 }
 
 void ListenerSession::send_json(const nlohmann::json& json) { send(build_text_frame(json)); }
@@ -91,6 +146,7 @@ void ListenerSession::write_next() {
   while (!queue_.empty() && in_flight_.size() < kMaxFramesPerWrite) {
     Queued& q = queue_.front();
     queued_audio_us_ -= q.audio_us;
+    queued_bytes_ -= q.bytes->size();
     gather_.emplace_back(q.bytes->data(), q.bytes->size());
     in_flight_.push_back(std::move(q));
     queue_.pop_front();
@@ -132,9 +188,14 @@ void ListenerSession::close(WsCloseCode code, std::string_view reason) {
     return;
   }
   // Waiting audio is dropped; the close frame goes out after what is in flight.
-  std::erase_if(queue_, [](const Queued& q) { return q.audio_us > 0; });
+  std::erase_if(queue_, [this](const Queued& q) {
+    if (q.audio_us > 0) queued_bytes_ -= q.bytes->size();
+    return q.audio_us > 0;
+  });
   queued_audio_us_ = 0;
-  queue_.push_back({std::make_shared<const std::string>(make_ws_close(code, reason)), 0});
+  auto goodbye = std::make_shared<const std::string>(make_ws_close(code, reason));
+  queued_bytes_ += goodbye->size();
+  queue_.push_back({std::move(goodbye), 0});
   closing_ = true;
   write_next();
 }
@@ -153,6 +214,13 @@ void ListenerSession::handle_text(std::string_view text) {
       send_json({{"type", "error"}, {"message", "subscribe: device must be a string or null"}});
     }
   } else if (type == "ping") {
+    const auto id = message.value("id", nlohmann::json());
+    const bool id_ok = id.is_null() || id.is_number() || (id.is_string() && id.get_ref<const std::string&>().size() <= kMaxPingIdLength);
+    const auto t0 = message.value("t0", nlohmann::json());
+    if (!id_ok || !(t0.is_null() || t0.is_number())) {
+      send_json({{"type", "error"}, {"message", "ping: id must be a number or a string of at most 64 bytes, t0 a number"}});
+      return;
+    }
     send_json({{"type", "pong"},
                {"id", message.value("id", nlohmann::json())},
                {"t0", message.value("t0", nlohmann::json())},
@@ -193,10 +261,12 @@ asio::awaitable<void> ListenerSession::read_loop() {
       }
       break;
     }
+    last_heard_at_ = std::chrono::steady_clock::now();
     pending.assign(reinterpret_cast<const char*>(buffer.data()), n);
   }
   boost::system::error_code ignored;
   socket_.close(ignored);  // cancels a write still in flight to a listener that is gone
+  keepalive_timer_.cancel();  // so the session (and its connection slot) goes now
   spdlog::info("listener {} disconnected after skipping {} frames", peer_, skipped_total_);
   finish();
 }

@@ -15,6 +15,7 @@
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
+#include "admission.h"
 #include "websocket_frame.h"
 
 namespace micstream::server {
@@ -25,7 +26,7 @@ class DeviceStream;
 class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
  public:
   /// socket: upgraded already; leftover: bytes read past the HTTP request.
-  ListenerSession(boost::asio::ip::tcp::socket socket, Hub& hub, std::string leftover);
+  ListenerSession(boost::asio::ip::tcp::socket socket, ConnectionLimits::Slot slot, Hub& hub, std::string leftover);
   ~ListenerSession();
 
   /// Registers with the hub, subscribes (empty id: the first device), starts reading and writing.
@@ -54,12 +55,16 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
   };
 
   boost::asio::awaitable<void> read_loop();
+  boost::asio::awaitable<void> keepalive();
+  void enqueue(Queued queued);
+  void cut(std::string_view reason);
   void write_next();
   void skip_to_live();
   void handle_text(std::string_view text);
   void finish();
 
   boost::asio::ip::tcp::socket socket_;
+  ConnectionLimits::Slot slot_;
   Hub& hub_;
   std::string peer_;
   std::string leftover_;
@@ -68,12 +73,15 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
 
   std::deque<Queued> queue_;
   std::uint64_t queued_audio_us_ = 0;
+  std::size_t queued_bytes_ = 0;  // audio, text and control frames waiting
   std::vector<Queued> in_flight_;
   std::vector<boost::asio::const_buffer> gather_;
   bool writing_ = false;
   bool closing_ = false;
   bool finished_ = false;
   std::chrono::steady_clock::time_point last_progress_at_;  // when a write last completed
+  std::chrono::steady_clock::time_point last_heard_at_;     // when the listener last sent anything
+  boost::asio::steady_timer keepalive_timer_;
   std::uint64_t skipped_total_ = 0;
 };
 

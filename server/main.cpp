@@ -71,6 +71,23 @@ int main(int argc, char** argv) {
                  "A device link with no frame for this long is closed")
       ->capture_default_str()
       ->check(CLI::Range(100, 600000));
+  app.add_option("--max-http-connections", options.max_http_connections,
+                 "Connections on the HTTP port (page, API and WebSocket listeners together)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--max-http-per-address", options.max_http_per_address, "Of those, from one address")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--max-device-links", options.max_device_links, "Device links, authenticated or not")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--max-device-links-per-address", options.max_device_links_per_address, "Of those, from one address")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--max-unregistered-devices", options.max_unregistered_devices,
+                 "With --allow-unknown-devices: ids without a secret kept at once (the oldest offline one is forgotten)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   app.add_option("--ports-file", options.ports_file,
                  "Write the ports actually listened on as JSON {\"http\": N, \"ingest\": M} (for tests and scripts)");
   app.add_option("--server-name", options.server_names,

@@ -26,6 +26,10 @@ std::string Metrics::render(std::size_t devices_online, std::size_t devices_know
          auth_failures);
   metric(out, "micstream_listener_slow_disconnects_total", "counter", "Listeners disconnected for staying behind.",
          listener_disconnects_slow);
+  metric(out, "micstream_connections_refused_total", "counter",
+         "Connections closed at once: over a limit, or from an address failing HELLOs.", connections_refused);
+  metric(out, "micstream_peers_cut_total", "counter", "Listeners and devices cut for flooding or not answering.",
+         peers_cut);
   out << "# HELP micstream_dropped_frames_total Audio frames lost, by cause.\n"
       << "# TYPE micstream_dropped_frames_total counter\n"
       << "micstream_dropped_frames_total{cause=\"listener_skip\"} " << dropped_listener_skip << '\n'

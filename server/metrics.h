@@ -20,6 +20,8 @@ struct Metrics {
   std::uint64_t dropped_device_gap = 0;       ///< frames lost before the server (sample-index gaps)
   std::uint64_t dropped_device_queue = 0;     ///< frames the devices report dropped at their queue
   std::uint64_t listener_disconnects_slow = 0;
+  std::uint64_t connections_refused = 0;      ///< over a connection limit, or from an address failing HELLOs
+  std::uint64_t peers_cut = 0;                ///< listeners or devices cut for flooding or not answering
 
   /// The text exposition, given the gauges the hub knows.
   [[nodiscard]] std::string render(std::size_t devices_online, std::size_t devices_known, std::size_t listeners) const;

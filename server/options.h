@@ -20,6 +20,11 @@ struct Options {
   std::uint32_t listener_stall_ms = 5000;
   std::uint32_t hello_timeout_ms = 5000;
   std::uint32_t device_idle_timeout_ms = 10000;
+  std::size_t max_http_connections = 1024;     ///< page fetches and WebSocket listeners together
+  std::size_t max_http_per_address = 128;
+  std::size_t max_device_links = 256;
+  std::size_t max_device_links_per_address = 64;
+  std::size_t max_unregistered_devices = 64;   ///< ids without a secret (--allow-unknown-devices) kept at once
   std::filesystem::path ports_file;
   std::vector<std::string> server_names;  ///< names browsers may use besides addresses, localhost and the host name
   std::filesystem::path firmware_dir;  ///< served at /firmware/ for over-the-air updates

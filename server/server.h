@@ -6,6 +6,7 @@
 
 #include <optional>
 
+#include "admission.h"
 #include "http_session.h"
 #include "hub.h"
 #include "metrics.h"
@@ -30,10 +31,12 @@ class Server {
   void stop();
 
  private:
-  boost::asio::awaitable<void> accept_devices();
-  boost::asio::awaitable<void> accept_http();
+  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor, const char* what,
+                                           void (Server::*on_accept)(boost::asio::ip::tcp::socket));
+  void on_http_connection(boost::asio::ip::tcp::socket socket);
+  void on_device_connection(boost::asio::ip::tcp::socket socket);
+  void fit_limits_to_descriptors();
   boost::asio::awaitable<void> drain();
-  void serve(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;
   const Options& options_;
@@ -42,6 +45,10 @@ class Server {
   Hub hub_;
   std::optional<StaticFolder> page_;
   std::optional<StaticFolder> firmware_;
+  ConnectionLimits http_limits_;
+  ConnectionLimits device_limits_;
+  HelloThrottle hello_throttle_;
+  LogBudget refusal_log_{5, std::chrono::seconds(10)};
   RequestGuard request_guard_;
   HttpServices http_services_;
   boost::asio::ip::tcp::acceptor ingest_acceptor_;

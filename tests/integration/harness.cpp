@@ -87,6 +87,7 @@ ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options
     write_file(web_root / "index.html", "<!doctype html><title>micstream test</title>\n");
   }
 
+  for (const auto& w : options_.wrapper) argv_.push_back(w);
   argv_.push_back(options_.binary.string());
   if (options_.pass_ports) {
     for (const char* a : {"--bind", "127.0.0.1", "--http-port", "0", "--ingest-port", "0"}) argv_.emplace_back(a);

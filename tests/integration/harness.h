@@ -60,6 +60,7 @@ struct ServerOptions {
   std::filesystem::path binary;               ///< the server executable
   std::map<std::string, std::string> secrets; ///< written as a [devices] table; none: no --secrets
   std::vector<std::string> args;              ///< extra command-line arguments
+  std::vector<std::string> wrapper;           ///< a command the server runs under, e.g. {"prlimit", "--nofile=256"}
   std::filesystem::path web_root;             ///< --web-root; empty: a one-page folder of the test's own
   std::string log_level = "debug";
   bool pass_ports = true;                     ///< --bind 127.0.0.1 --http-port 0 --ingest-port 0 --ports-file

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -46,9 +48,34 @@ class RawClient {
   RawClient& operator=(const RawClient&) = delete;
 
   void send(std::string_view bytes) const {
-    if (::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
-      throw std::runtime_error("send failed");
+    if (!try_send(bytes)) throw std::runtime_error("send failed");
+  }
+  /// False when the server has closed the connection (or the send would block for 1 s).
+  [[nodiscard]] bool try_send(std::string_view bytes) const {
+    timeval tv{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+  }
+  /// Whatever arrives within timeout (until the server closes or it stops coming).
+  [[nodiscard]] std::string read_some(Millis timeout) const {
+    timeval tv{0, static_cast<suseconds_t>(timeout.count() * 1000)};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string out(4096, '\0');
+    const auto n = ::recv(fd_, out.data(), out.size(), 0);
+    out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return out;
+  }
+  /// True once the server has closed its side (read returns 0 or a reset).
+  [[nodiscard]] bool closed_by_server(Millis timeout) const {
+    const auto until = steady_us() + timeout.count() * 1000;
+    while (steady_us() < until) {
+      timeval tv{0, 100'000};
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      char buffer[65536];
+      const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return true;
     }
+    return false;
   }
 
  private:
@@ -57,9 +84,15 @@ class RawClient {
 
 class SecurityTest : public ::testing::Test {
  protected:
-  void start(const fs::path& web_root, std::vector<std::string> args = {}) {
+  void start(const fs::path& web_root, std::vector<std::string> args = {}, std::vector<std::string> wrapper = {}) {
+    // Under AddressSanitizer freed memory waits in a quarantine (256 MiB by
+    // default) and shows as RSS; keep it small so RSS measures what is held.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    const std::string options = std::string(asan ? asan : "") + (asan && *asan ? ":" : "") + "quarantine_size_mb=4";
+    ::setenv("ASAN_OPTIONS", options.c_str(), 1);
     ServerOptions o;
     o.web_root = web_root;
+    o.wrapper = std::move(wrapper);
     o.binary = MICSTREAM_SERVER_BINARY;
     o.secrets = {{"kitchen", kSecret}};
     o.args = std::move(args);
@@ -260,6 +293,162 @@ TEST_F(SecurityTest, ConfigChangesNeedJsonFromThisOrigin) {
   ASSERT_EQ(proto::decode(frame.payload, config), Errc::ok);
   EXPECT_TRUE(config.has_gain);
   EXPECT_EQ(config.gain_cdb, 600);
+}
+
+// ---- bounds: what one client can make the server hold ----
+
+/// A client-to-server WebSocket frame (masked, as RFC 6455 requires).
+std::string client_frame(std::uint8_t opcode, std::string_view payload) {
+  std::string f;
+  f.push_back(static_cast<char>(0x80 | opcode));
+  if (payload.size() < 126) {
+    f.push_back(static_cast<char>(0x80 | payload.size()));
+  } else {
+    f.push_back(static_cast<char>(0x80 | 126));
+    f.push_back(static_cast<char>(payload.size() >> 8));
+    f.push_back(static_cast<char>(payload.size() & 0xFF));
+  }
+  const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  f.append(mask, 4);
+  for (std::size_t i = 0; i < payload.size(); ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+  return f;
+}
+
+/// A raw WebSocket listener of /ws, upgraded, that reads nothing more.
+std::unique_ptr<RawClient> raw_listener(std::uint16_t port) {
+  auto c = std::make_unique<RawClient>(port, 4096);
+  c->send("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  if (!contains(c->read_some(2s), "101")) throw std::runtime_error("no 101 for the WebSocket upgrade");
+  return c;
+}
+
+double grown_mib(std::size_t before_kib, std::size_t after_kib) {
+  return (static_cast<double>(after_kib) - static_cast<double>(before_kib)) / 1024.0;
+}
+
+TEST_F(SecurityTest, AListenerThatAsksAndNeverReadsIsCutWithMemoryBounded) {
+  HostileWebRoot web;
+  start(web.root);
+  expect_responsive();
+  const std::size_t before_kib = rss_kib(server_->pid());
+  struct Flood {
+    const char* what;
+    std::string frame;
+    bool must_be_cut;  // answers pile up faster than the socket can hold them
+  };
+  const std::vector<Flood> floods = {
+      {"WebSocket pings", client_frame(0x9, std::string(125, 'p')), true},
+      {"JSON pings", client_frame(0x1, R"({"type":"ping","id":1,"t0":1,"pad":")" + std::string(3000, 'x') + "\"}"), false},
+      {"JSON pings with a 4 kB id", client_frame(0x1, R"({"type":"ping","t0":1,"id":")" + std::string(4000, 'i') + "\"}"),
+       false},
+  };
+  for (const auto& flood : floods) {
+    auto c = raw_listener(http_port());
+    std::size_t sent = 0;
+    const auto until = steady_us() + 5'000'000;
+    while (steady_us() < until && c->try_send(flood.frame)) sent += flood.frame.size();
+    if (flood.must_be_cut) {
+      EXPECT_TRUE(c->closed_by_server(3s)) << flood.what << ": still connected after " << sent << " bytes";
+    }
+    const double grown = grown_mib(before_kib, rss_kib(server_->pid()));
+    std::cout << "[ bound    ] " << flood.what << ", " << sent / 1024 << " KiB sent, never read: server RSS grew "
+              << grown << " MiB\n";
+    EXPECT_LT(grown, 24.0) << flood.what;
+  }
+  expect_responsive();
+  EXPECT_GE(Metrics::parse(http_get(http_port(), "/metrics").body).get("micstream_peers_cut_total").value_or(0), 1);
+}
+
+TEST_F(SecurityTest, SubscribingToMadeUpIdsLeavesNoState) {
+  HostileWebRoot web;
+  start(web.root);
+  auto c = raw_listener(http_port());
+  const std::size_t before_kib = rss_kib(server_->pid());
+  for (int i = 0; i < 20000; ++i) {
+    ASSERT_TRUE(c->try_send(client_frame(0x1, R"({"type":"subscribe","device":"made-up-)" + std::to_string(i) + "\"}")));
+    if (i % 100 == 0) (void)c->read_some(1ms);  // take the answers so the listener is not cut for flooding
+  }
+  std::this_thread::sleep_for(500ms);
+  const auto metrics = Metrics::parse(http_get(http_port(), "/metrics").body);
+  EXPECT_EQ(metrics.get("micstream_devices_known").value_or(-1), 0) << "made-up ids were kept";
+  const double grown = grown_mib(before_kib, rss_kib(server_->pid()));
+  std::cout << "[ bound    ] 20,000 subscriptions to made-up ids: server RSS grew " << grown << " MiB\n";
+  EXPECT_LT(grown, 16.0);
+}
+
+TEST_F(SecurityTest, ConnectionsAreCappedPerAddressAndInTotal) {
+  HostileWebRoot web;
+  start(web.root, {"--max-http-per-address", "8", "--max-http-connections", "12"});
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 8; ++i) held.push_back(raw_listener(http_port()));
+  // The ninth from this address is told why and closed.
+  RawClient ninth(http_port());
+  EXPECT_TRUE(contains(ninth.read_some(2s), "503")) << "over the per-address limit";
+  held.pop_back();
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(http_get(http_port(), "/api/health").status, 200) << "a place freed is a place again";
+  const auto metrics = Metrics::parse(http_get(http_port(), "/metrics").body);
+  EXPECT_GE(metrics.get("micstream_connections_refused_total").value_or(0), 1);
+}
+
+TEST_F(SecurityTest, DescriptorExhaustionIsRecoveredWithBoundedLogging) {
+  HostileWebRoot web;
+  // 256 descriptors, soft and hard: the server must make its limits fit.
+  start(web.root, {"--max-device-links", "16", "--max-http-per-address", "1000"}, {"/usr/bin/prlimit", "--nofile=256:256"});
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 400; ++i) idle.push_back(std::make_unique<RawClient>(http_port()));
+  std::this_thread::sleep_for(1s);
+  // A device still gets in: the HTTP side was kept below the descriptor limit.
+  TestDevice device(server_->ingest_port());
+  DeviceParams params;
+  params.id = "kitchen";
+  params.secret = kSecret;
+  EXPECT_NO_THROW(device.handshake(params));
+  idle.clear();
+  std::this_thread::sleep_for(500ms);
+  expect_responsive();
+  const auto log = server_->log();
+  std::size_t lines = 0;
+  for (const auto& line : server_->log_lines()) lines += contains(line, "refused") || contains(line, "accepting") ? 1 : 0;
+  std::cout << "[ bound    ] 400 idle connections under 256 descriptors: " << lines << " log lines about refusals\n";
+  EXPECT_TRUE(contains(log, "file descriptors")) << "the clamp is not logged";
+  EXPECT_LT(lines, 30u);
+  EXPECT_LT(log.size(), 200'000u);
+}
+
+TEST_F(SecurityTest, HelloGuessingIsThrottledWithoutLockingOutTheDevice) {
+  HostileWebRoot web;
+  start(web.root);
+  DeviceParams real;
+  real.id = "kitchen";
+  real.secret = kSecret;
+  {
+    TestDevice first(server_->ingest_port());
+    first.handshake(real);  // its address is now the one it proved itself from
+  }
+  DeviceParams guess = real;
+  guess.secret = "a guess";
+  for (int i = 0; i < 9; ++i) {
+    TestDevice attacker(server_->ingest_port());
+    attacker.send_hello(guess, attacker.read_welcome());
+    EXPECT_TRUE(attacker.read_error(2s).has_value());
+  }
+  // Past the per-id limit, but from the address it proved itself from: the device gets in.
+  {
+    TestDevice again(server_->ingest_port());
+    EXPECT_NO_THROW(again.handshake(real));
+  }
+  // Past the per-address limit: turned away at once, not even a WELCOME.
+  {
+    TestDevice attacker(server_->ingest_port());
+    attacker.send_hello(guess, attacker.read_welcome());
+    (void)attacker.read_error(2s);
+  }
+  TestDevice refused(server_->ingest_port());
+  EXPECT_TRUE(refused.wait_closed(2s)) << "an address failing HELLOs may still connect";
+  const auto metrics = Metrics::parse(http_get(http_port(), "/metrics").body);
+  EXPECT_GE(metrics.get("micstream_connections_refused_total").value_or(0), 1);
 }
 
 }  // namespace
