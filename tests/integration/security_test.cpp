@@ -451,5 +451,24 @@ TEST_F(SecurityTest, HelloGuessingIsThrottledWithoutLockingOutTheDevice) {
   EXPECT_GE(metrics.get("micstream_connections_refused_total").value_or(0), 1);
 }
 
+TEST_F(SecurityTest, InvalidUtf8IsAnsweredNotDropped) {
+  HostileWebRoot web;
+  start(web.root);
+  // A path and a device id cut inside a character.
+  for (const std::string& target : {std::string("/caf\xC3"), std::string("/api/devices/k\xE2\x82/config")}) {
+    const auto r = http_get(http_port(), target);
+    EXPECT_TRUE(r.status == 400 || r.status == 404 || r.status == 405) << r.status;
+    EXPECT_TRUE(contains(r.body, "error")) << r.body;
+  }
+  auto c = raw_listener(http_port());
+  (void)c->read_some(300ms);  // welcome, devices, stream
+  c->send(client_frame(0x1, "{\"type\":\"subscribe\",\"device\":\"kitch\xC3\"}"));
+  const std::string answer = c->read_some(2s);
+  // An error message, or a close with 1007 (invalid payload data, RFC 6455 7.4.1).
+  EXPECT_TRUE(contains(answer, "\"error\"") || contains(answer, "\x03\xEF")) << "no answer to invalid UTF-8";
+  expect_responsive();
+  EXPECT_FALSE(contains(server_->log(), "failed:")) << "an exception escaped a coroutine";
+}
+
 }  // namespace
 }  // namespace micstream::itest
