@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <iostream>
@@ -15,6 +17,7 @@
 #include "harness.h"
 #include "micstream/protocol.h"
 #include "test_device.h"
+#include "ws_listener.h"
 
 #ifndef MICSTREAM_SERVER_BINARY
 #error "MICSTREAM_SERVER_BINARY must name the micstream-server executable"
@@ -468,6 +471,64 @@ TEST_F(SecurityTest, InvalidUtf8IsAnsweredNotDropped) {
   EXPECT_TRUE(contains(answer, "\"error\"") || contains(answer, "\x03\xEF")) << "no answer to invalid UTF-8";
   expect_responsive();
   EXPECT_FALSE(contains(server_->log(), "failed:")) << "an exception escaped a coroutine";
+}
+
+TEST_F(SecurityTest, AConnectFloodOnTheDevicePortDoesNotStarveARealDevice) {
+  HostileWebRoot web;
+  start(web.root);
+  DeviceParams params;
+  params.id = "kitchen";
+  params.secret = kSecret;  // 320 samples at 16 kHz: 50 frames a second
+  TestDevice device(server_->ingest_port());
+  device.handshake(params);
+  ListenerOptions lo;
+  lo.target = "/ws?device=kitchen";
+  WsListener listener(http_port(), lo);
+  ASSERT_TRUE(listener.wait_text("stream", 3s).has_value());
+
+  std::atomic<bool> flooding{true};
+  std::atomic<std::size_t> attempts{0};
+  std::vector<std::thread> flood;
+  for (int t = 0; t < 2; ++t) {
+    flood.emplace_back([&] {
+      std::vector<int> open;
+      while (flooding) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(server_->ingest_port());
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        (void)::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+        ++attempts;
+        open.push_back(fd);
+        if (open.size() > 300) {  // hold some, churn the rest
+          ::close(open.front());
+          open.erase(open.begin());
+        }
+      }
+      for (const int fd : open) ::close(fd);
+    });
+  }
+  StreamSpec spec;
+  spec.frames = 200;  // 4 s
+  const auto started = steady_us();
+  (void)stream_audio(device, params, spec);
+  flooding = false;
+  for (auto& t : flood) t.join();
+  std::this_thread::sleep_for(300ms);
+
+  // Frames heard in each whole second of the flood.
+  std::vector<int> per_second(4, 0);
+  for (const auto& m : listener.messages()) {
+    if (!m.binary) continue;
+    const auto second = (m.steady_us - started) / 1'000'000;
+    if (second >= 0 && second < 4) ++per_second[static_cast<std::size_t>(second)];
+  }
+  const int worst = *std::min_element(per_second.begin(), per_second.end());
+  std::cout << "[ bound    ] " << attempts.load() << " connects in 4 s on the device port: the real device's listener heard "
+            << per_second[0] << ", " << per_second[1] << ", " << per_second[2] << ", " << per_second[3]
+            << " frames a second (worst " << worst << ")\n";
+  EXPECT_GE(worst, 48);
 }
 
 }  // namespace
