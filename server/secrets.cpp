@@ -6,10 +6,12 @@
 
 #include "micstream/auth.h"
 #include "micstream/protocol.h"
+#include "private_file.h"
 
 namespace micstream::server {
 
 Secrets Secrets::load(const std::filesystem::path& file) {
+  require_private_file(file, "secrets file");
   Secrets secrets;
   toml::table table;
   try {
