@@ -30,6 +30,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "openssl_ptr.h"
+
 namespace micstream::server {
 
 namespace {
@@ -37,19 +39,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::system_clock;
 
-template <auto Free>
-struct FreeWith {
-  template <class T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using BioPtr = std::unique_ptr<BIO, FreeWith<BIO_free_all>>;
-using X509Ptr = std::unique_ptr<X509, FreeWith<X509_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, FreeWith<EVP_PKEY_free>>;
-using ExtensionPtr = std::unique_ptr<X509_EXTENSION, FreeWith<X509_EXTENSION_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, FreeWith<BN_free>>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, FreeWith<GENERAL_NAMES_free>>;
 using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, FreeWith<GENERAL_NAME_free>>;
 using StorePtr = std::unique_ptr<X509_STORE, FreeWith<X509_STORE_free>>;
 using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, FreeWith<X509_STORE_CTX_free>>;

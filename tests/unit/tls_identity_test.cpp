@@ -26,6 +26,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "openssl_ptr.h"
 #include "test_util.h"
 
 namespace micstream::server {
@@ -37,16 +38,6 @@ namespace ssl = boost::asio::ssl;
 using asio::ip::tcp;
 using Clock = std::chrono::system_clock;
 
-template <auto Free>
-struct FreeWith {
-  template <class T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using X509Ptr = std::unique_ptr<X509, FreeWith<X509_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, FreeWith<EVP_PKEY_free>>;
-using BioPtr = std::unique_ptr<BIO, FreeWith<BIO_free_all>>;
 
 X509Ptr parse_cert(const std::string& pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
