@@ -5,8 +5,8 @@
 #include "clock.h"
 #include "device_stream.h"
 #include "hub.h"
-#include "spawn.h"
 #include "listener_protocol.h"
+#include "spawn.h"
 
 namespace micstream::server {
 
