@@ -6,9 +6,9 @@
 #include "clock.h"
 #include "device_stream.h"
 #include "hub.h"
-#include "spawn.h"
 #include "micstream/auth.h"
 #include "secrets.h"
+#include "spawn.h"
 
 namespace micstream::server {
 
