@@ -27,6 +27,7 @@
 #include <span>
 #include <vector>
 
+#include "chunker.h"
 #include "fuzz_input.h"
 #include "micstream/codec.h"
 #include "micstream/frame_parser.h"
@@ -39,6 +40,7 @@ using micstream::Codec;
 using micstream::Errc;
 namespace proto = micstream::proto;
 using Status = proto::FrameParser::Status;
+using micstream::fuzz::Chunker;
 
 #define FUZZ_CHECK(cond)         \
   do {                           \
@@ -64,33 +66,6 @@ std::uint32_t le32(const std::uint8_t* p) {
   return std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[3]} << 24);
 }
 
-// Chunk sizes in turn from the input's control bytes; 0 = one empty feed then 1 byte.
-class Chunker {
- public:
-  /// The input's chunk sizes (none: one byte at a time), each shifted left by shift.
-  static Chunker from_input(std::span<const std::uint8_t> sizes, unsigned shift) { return {sizes, shift, false}; }
-  /// The whole stream in one feed.
-  static Chunker whole() { return {{}, 0, true}; }
-
-  /// The next chunk's size (SIZE_MAX: the rest of the stream).
-  std::size_t next() {
-    if (whole_) return SIZE_MAX;
-    if (sizes_.empty()) return 1;
-    const std::size_t c = sizes_[i_];
-    i_ = (i_ + 1) % sizes_.size();
-    return c << shift_;
-  }
-
- private:
-  Chunker(std::span<const std::uint8_t> sizes, unsigned shift, bool whole)
-      : sizes_(sizes), shift_(shift), whole_(whole) {}
-
-  std::span<const std::uint8_t> sizes_;
-  unsigned shift_;
-  bool whole_;
-  std::size_t i_ = 0;
-};
-
 Outcome parse(std::span<const std::uint8_t> stream, std::size_t storage_size, Chunker chunker) {
   Outcome out;
   std::vector<std::uint8_t> storage(storage_size);  // heap, exact size: ASan sees any overrun
@@ -98,76 +73,61 @@ Outcome parse(std::span<const std::uint8_t> stream, std::size_t storage_size, Ch
   const std::size_t capacity = storage_size < proto::kMaxFrameSize ? storage_size : proto::kMaxFrameSize;
   FUZZ_CHECK(parser.idle());
 
-  std::size_t pos = 0;
-  while (pos < stream.size()) {
-    std::size_t n = chunker.next();
-    if (n == 0) {
-      const auto step = parser.feed({});
-      FUZZ_CHECK(step.consumed == 0);
-      FUZZ_CHECK(step.status == Status::need_more || capacity < proto::kHeaderSize);
-      n = 1;
-    }
-    if (n > stream.size() - pos) n = stream.size() - pos;
-    std::span<const std::uint8_t> chunk = stream.subspan(pos, n);
-
-    while (!chunk.empty()) {
-      const auto step = parser.feed(chunk);
-      FUZZ_CHECK(step.consumed <= chunk.size());
-      pos += step.consumed;
-      chunk = chunk.subspan(step.consumed);
-      switch (step.status) {
-        case Status::need_more:
-          FUZZ_CHECK(chunk.empty());
-          FUZZ_CHECK(parser.error() == Errc::ok);
-          break;
-        case Status::frame: {
-          FUZZ_CHECK(step.consumed > 0);
-          FUZZ_CHECK(parser.idle());
-          FUZZ_CHECK(parser.error() == Errc::ok);
-          const proto::FrameView& f = parser.frame();
-          FUZZ_CHECK(proto::is_valid_frame_type(static_cast<std::uint8_t>(f.type)));
-          const proto::PayloadBounds b = proto::payload_bounds(f.type);
-          FUZZ_CHECK(f.payload.size() >= b.min && f.payload.size() <= b.max);
-          FUZZ_CHECK(f.payload.size() <= proto::kMaxPayload);
-          FUZZ_CHECK(proto::kHeaderSize + f.payload.size() <= capacity);
-          FUZZ_CHECK(f.payload.data() == storage.data() + proto::kHeaderSize);
-          // The frame is exactly the stream's bytes at its position.
-          const std::size_t size = proto::kHeaderSize + f.payload.size();
-          FUZZ_CHECK(pos >= size);
-          const std::uint8_t* h = stream.data() + (pos - size);
-          FUZZ_CHECK(h[0] == 'M' && h[1] == 'S' && h[2] == proto::kVersion);
-          FUZZ_CHECK(h[3] == static_cast<std::uint8_t>(f.type));
-          FUZZ_CHECK(le32(h + 4) == f.payload.size());
-          FUZZ_CHECK(std::memcmp(h + proto::kHeaderSize, f.payload.data(), f.payload.size()) == 0);
-          out.events.push_back({true, Errc::ok, f.type, pos - size, pos});
-          break;
-        }
-        case Status::error: {
-          const Errc e = parser.error();
-          FUZZ_CHECK(e != Errc::ok);
-          if (capacity < proto::kHeaderSize) {
-            FUZZ_CHECK(e == Errc::buffer_too_small && step.consumed == 0);
-          } else {
-            FUZZ_CHECK(step.consumed > 0);  // the byte that failed is consumed
-            FUZZ_CHECK(e == Errc::bad_magic || e == Errc::unsupported_version || e == Errc::unknown_frame_type ||
-                       e == Errc::frame_too_large || e == Errc::bad_length_for_type);
+  micstream::fuzz::feed_in_chunks(
+      stream, chunker, [&](std::span<const std::uint8_t> bytes) { return parser.feed(bytes); },
+      [&](const auto& step) {
+        FUZZ_CHECK(step.consumed == 0);
+        FUZZ_CHECK(step.status == Status::need_more || capacity < proto::kHeaderSize);
+      },
+      [&](const auto& step, std::size_t pos, std::span<const std::uint8_t> rest) {
+        switch (step.status) {
+          case Status::need_more:
+            FUZZ_CHECK(rest.empty());
+            FUZZ_CHECK(parser.error() == Errc::ok);
+            return true;
+          case Status::frame: {
+            FUZZ_CHECK(step.consumed > 0);
+            FUZZ_CHECK(parser.idle());
+            FUZZ_CHECK(parser.error() == Errc::ok);
+            const proto::FrameView& f = parser.frame();
+            FUZZ_CHECK(proto::is_valid_frame_type(static_cast<std::uint8_t>(f.type)));
+            const proto::PayloadBounds b = proto::payload_bounds(f.type);
+            FUZZ_CHECK(f.payload.size() >= b.min && f.payload.size() <= b.max);
+            FUZZ_CHECK(f.payload.size() <= proto::kMaxPayload);
+            FUZZ_CHECK(proto::kHeaderSize + f.payload.size() <= capacity);
+            FUZZ_CHECK(f.payload.data() == storage.data() + proto::kHeaderSize);
+            // The frame is exactly the stream's bytes at its position.
+            const std::size_t size = proto::kHeaderSize + f.payload.size();
+            FUZZ_CHECK(pos >= size);
+            const std::uint8_t* h = stream.data() + (pos - size);
+            FUZZ_CHECK(h[0] == 'M' && h[1] == 'S' && h[2] == proto::kVersion);
+            FUZZ_CHECK(h[3] == static_cast<std::uint8_t>(f.type));
+            FUZZ_CHECK(le32(h + 4) == f.payload.size());
+            FUZZ_CHECK(std::memcmp(h + proto::kHeaderSize, f.payload.data(), f.payload.size()) == 0);
+            out.events.push_back({true, Errc::ok, f.type, pos - size, pos});
+            return true;
           }
-          // Sticky until reset().
-          const auto again = parser.feed(chunk);
-          FUZZ_CHECK(again.consumed == 0 && again.status == Status::error && parser.error() == e);
-          out.events.push_back({false, e, proto::FrameType::error, 0, pos});
-          if (e == Errc::buffer_too_small) {
-            // Nothing can ever be parsed with this storage.
-            out.idle_at_end = parser.idle();
-            return out;
-          }
-          parser.reset();
-          FUZZ_CHECK(parser.idle() && parser.error() == Errc::ok);
-          break;
+          case Status::error:
+            break;
         }
-      }
-    }
-  }
+        const Errc e = parser.error();
+        FUZZ_CHECK(e != Errc::ok);
+        if (capacity < proto::kHeaderSize) {
+          FUZZ_CHECK(e == Errc::buffer_too_small && step.consumed == 0);
+        } else {
+          FUZZ_CHECK(step.consumed > 0);  // the byte that failed is consumed
+          FUZZ_CHECK(e == Errc::bad_magic || e == Errc::unsupported_version || e == Errc::unknown_frame_type ||
+                     e == Errc::frame_too_large || e == Errc::bad_length_for_type);
+        }
+        // Sticky until reset().
+        const auto again = parser.feed(rest);
+        FUZZ_CHECK(again.consumed == 0 && again.status == Status::error && parser.error() == e);
+        out.events.push_back({false, e, proto::FrameType::error, 0, pos});
+        if (e == Errc::buffer_too_small) return false;  // nothing can ever be parsed with this storage
+        parser.reset();
+        FUZZ_CHECK(parser.idle() && parser.error() == Errc::ok);
+        return true;
+      });
   out.idle_at_end = parser.idle();
   return out;
 }
@@ -272,21 +232,16 @@ void check_frame(std::span<const std::uint8_t> frame, proto::FrameType type) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size < 2) return 0;
-  const std::size_t storage = micstream::fuzz::storage_size(data[0]);
-  const unsigned k = data[1] & 0x0F;
-  const unsigned shift_nibble = data[1] >> 4;
-  const unsigned shift = shift_nibble < micstream::fuzz::kMaxShift ? shift_nibble : micstream::fuzz::kMaxShift;
-  if (size < 2u + k) return 0;
-  const std::span<const std::uint8_t> sizes(data + 2, k);
-  const std::span<const std::uint8_t> stream(data + 2 + k, size - 2 - k);
+  const auto input = micstream::fuzz::split_input(data, size, micstream::fuzz::kMaxShift);
+  if (!input) return 0;
+  const std::size_t storage = micstream::fuzz::storage_size(input->selector);
 
-  const Outcome chunked = parse(stream, storage, Chunker::from_input(sizes, shift));
-  const Outcome whole = parse(stream, storage, Chunker::whole());
+  const Outcome chunked = parse(input->stream, storage, input->chunker);
+  const Outcome whole = parse(input->stream, storage, Chunker::whole());
   FUZZ_CHECK(chunked == whole);
 
   for (const Event& e : whole.events) {
-    if (e.is_frame) check_frame(stream.subspan(e.begin, e.end - e.begin), e.type);
+    if (e.is_frame) check_frame(input->stream.subspan(e.begin, e.end - e.begin), e.type);
   }
   return 0;
 }

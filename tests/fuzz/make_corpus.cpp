@@ -9,16 +9,16 @@
 // The files have fixed names; files the fuzzer merged in (named by their
 // SHA-1) are left alone. Deterministic: the same files on every run.
 #include <cmath>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "corpus_writer.h"
 #include "fuzz_input.h"
 #include "micstream/codec.h"
 #include "micstream/protocol.h"
@@ -28,23 +28,21 @@ namespace {
 using namespace std::string_view_literals;
 using micstream::Codec;
 namespace proto = micstream::proto;
-using Bytes = std::vector<std::uint8_t>;
+using micstream::fuzz::Bytes;
+using micstream::fuzz::cat;
+using micstream::fuzz::text;
 
-bool g_failed = false;
-
-void fail(std::string_view what) {
-  std::fprintf(stderr, "make_fuzz_corpus: %.*s\n", static_cast<int>(what.size()), what.data());
-  g_failed = true;
+// An encoder refusing the project's own messages is a bug here, not bad input.
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "make_fuzz_corpus: %s\n", what);
+  std::exit(1);
 }
 
 template <class Message>
 Bytes frame(const Message& m) {
   Bytes out(proto::kMaxFrameSize);
   const auto r = proto::encode(m, out);
-  if (!r.ok()) {
-    fail("encode failed");
-    return {};
-  }
+  if (!r.ok()) die("encode failed");
   out.resize(r.value);
   return out;
 }
@@ -66,10 +64,7 @@ Bytes audio(Codec codec, unsigned channels, std::uint16_t samples, std::uint32_t
   const auto pcm = tone(samples, channels, 16000, std::size_t{sequence} * samples);
   Bytes payload(micstream::encoded_size(codec, channels, samples));
   const auto e = encoder.encode(pcm, payload);
-  if (!e.ok()) {
-    fail("audio encode failed");
-    return {};
-  }
+  if (!e.ok()) die("audio encode failed");
   proto::Audio a;
   a.header.sequence = sequence;
   a.header.first_sample = std::uint64_t{sequence} * samples;
@@ -148,44 +143,16 @@ Bytes config(bool gain, bool codec) {
   return frame(m);
 }
 
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-
-Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
-
 // The control prefix of fuzz_input.h: storage selector, then chunk sizes.
-Bytes prefix(std::uint8_t storage, unsigned shift, std::initializer_list<std::uint8_t> chunks) {
-  Bytes out{storage, static_cast<std::uint8_t>((shift << 4) | chunks.size())};
-  out.insert(out.end(), chunks.begin(), chunks.end());
-  return out;
-}
-
-void write(const std::filesystem::path& dir, const std::string& name, const Bytes& prefix_bytes, const Bytes& stream) {
-  if (g_failed) return;
-  const Bytes data = cat({prefix_bytes, stream});
-  if (data.size() > 17000) fail(name + " is longer than the fuzzer's -max_len");
-  std::ofstream f(dir / name, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-  if (!f) fail("cannot write " + (dir / name).string());
-}
+constexpr auto* prefix = &micstream::fuzz::control_prefix;
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s <output-dir>\n", argv[0]);
-    return 2;
-  }
-  const std::filesystem::path dir = argv[1];
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    std::fprintf(stderr, "make_fuzz_corpus: cannot create %s: %s\n", argv[1], ec.message().c_str());
-    return 1;
-  }
+  micstream::fuzz::CorpusWriter corpus("make_fuzz_corpus", argc, argv);
+  const auto write = [&](const std::string& name, const Bytes& prefix_bytes, const Bytes& stream) {
+    corpus.write(name, prefix_bytes, stream);
+  };
 
   const Bytes whole = prefix(0x00, 0, {255});   // 255-byte chunks
   const Bytes bytewise = prefix(0x00, 0, {});   // one byte at a time
@@ -193,48 +160,46 @@ int main(int argc, char** argv) {
   const Bytes empty_feeds = prefix(0x00, 0, {0, 5});  // an empty feed (then 1 byte), 5 bytes, again
 
   // One valid frame of every type.
-  write(dir, "01-hello", bytewise, hello());
-  write(dir, "02-welcome", bytewise, welcome());
-  write(dir, "03-audio-pcm16-mono-320", whole, audio(Codec::pcm16, 1, 320, 0));
-  write(dir, "03-audio-mulaw-mono-320", whole, audio(Codec::mulaw, 1, 320, 1));
-  write(dir, "03-audio-ima-adpcm-mono-320", whole, audio(Codec::ima_adpcm, 1, 320, 2));
-  write(dir, "03-audio-ima-adpcm-stereo-160", bytewise, audio(Codec::ima_adpcm, 2, 160, 3));
-  write(dir, "03-audio-pcm16-stereo-7", bytewise, audio(Codec::pcm16, 2, 7, 4));
-  write(dir, "03-audio-ima-adpcm-mono-1", bytewise, audio(Codec::ima_adpcm, 1, 1, 5));
+  write("01-hello", bytewise, hello());
+  write("02-welcome", bytewise, welcome());
+  write("03-audio-pcm16-mono-320", whole, audio(Codec::pcm16, 1, 320, 0));
+  write("03-audio-mulaw-mono-320", whole, audio(Codec::mulaw, 1, 320, 1));
+  write("03-audio-ima-adpcm-mono-320", whole, audio(Codec::ima_adpcm, 1, 320, 2));
+  write("03-audio-ima-adpcm-stereo-160", bytewise, audio(Codec::ima_adpcm, 2, 160, 3));
+  write("03-audio-pcm16-stereo-7", bytewise, audio(Codec::pcm16, 2, 7, 4));
+  write("03-audio-ima-adpcm-mono-1", bytewise, audio(Codec::ima_adpcm, 1, 1, 5));
   // The largest frame there is: (16384 - 24) / 2 PCM16 samples.
-  write(dir, "03-audio-pcm16-max", prefix(0x00, 6, {255}),
+  write("03-audio-pcm16-max", prefix(0x00, 6, {255}),
         audio(Codec::pcm16, 1, static_cast<std::uint16_t>((proto::kMaxPayload - proto::kAudioHeaderSize) / 2), 6));
-  write(dir, "04-stats", bytewise, stats());
-  write(dir, "05-ping", empty_feeds, ping());
-  write(dir, "06-pong", bytewise, pong());
-  write(dir, "07-error", bytewise, error_frame());
-  write(dir, "08-config-gain-codec", bytewise, config(true, true));
-  write(dir, "08-config-empty", bytewise, config(false, false));
+  write("04-stats", bytewise, stats());
+  write("05-ping", empty_feeds, ping());
+  write("06-pong", bytewise, pong());
+  write("07-error", bytewise, error_frame());
+  write("08-config-gain-codec", bytewise, config(true, true));
+  write("08-config-empty", bytewise, config(false, false));
 
   // Multi-frame streams.
-  write(dir, "10-session", prefix(0x00, 0, {1, 7, 100, 3}),
+  write("10-session", prefix(0x00, 0, {1, 7, 100, 3}),
         cat({welcome(), hello(), audio(Codec::ima_adpcm, 1, 320, 0), audio(Codec::ima_adpcm, 1, 320, 1), ping(),
              pong(), audio(Codec::ima_adpcm, 1, 320, 2), stats(), config(true, false), audio(Codec::mulaw, 1, 320, 3),
              error_frame()}));
-  write(dir, "11-pcm16-stream-tcp-segments", tcp,
+  write("11-pcm16-stream-tcp-segments", tcp,
         cat({audio(Codec::pcm16, 1, 320, 0), audio(Codec::pcm16, 1, 320, 1), audio(Codec::pcm16, 1, 320, 2),
              audio(Codec::pcm16, 1, 320, 3), audio(Codec::pcm16, 1, 320, 4)}));
-  write(dir, "12-ima-adpcm-stream-odd-chunks", prefix(0x00, 0, {5, 200, 1, 33}),
+  write("12-ima-adpcm-stream-odd-chunks", prefix(0x00, 0, {5, 200, 1, 33}),
         cat({audio(Codec::ima_adpcm, 2, 160, 0), audio(Codec::ima_adpcm, 2, 160, 1), audio(Codec::ima_adpcm, 2, 160, 2),
              audio(Codec::ima_adpcm, 2, 160, 3)}));
   // Garbage, a wrong version and a bad length between frames: the parser is
   // reset after each error and must find the frames that follow.
-  write(dir, "13-garbage-between-frames", prefix(0x00, 0, {3, 9}),
+  write("13-garbage-between-frames", prefix(0x00, 0, {3, 9}),
         cat({text("GET / HTTP/1.1\r\n"sv), ping(), text("MS\x02"sv), pong(), text("MS\x01\x09"sv),
              text("MS\x01\x05\xFF\xFF\x00\x00"sv), stats(), text("MS\x01\x05\x0D\x00\x00\x00"sv), config(false, true)}));
   // A device-sized parser buffer (8 + 4 * 64 bytes): small frames pass, a
   // 320-sample PCM16 AUDIO frame is frame_too_large, then parsing goes on.
-  write(dir, "14-small-storage", prefix(static_cast<std::uint8_t>(micstream::fuzz::kSmallStorageBase + 4), 0, {16}),
+  write("14-small-storage", prefix(static_cast<std::uint8_t>(micstream::fuzz::kSmallStorageBase + 4), 0, {16}),
         cat({welcome(), config(true, true), audio(Codec::pcm16, 1, 320, 0), ping(), audio(Codec::ima_adpcm, 1, 320, 1)}));
   // Storage smaller than a header: the parser refuses to start.
-  write(dir, "15-tiny-storage", prefix(micstream::fuzz::kTinyStorage, 0, {}), ping());
+  write("15-tiny-storage", prefix(micstream::fuzz::kTinyStorage, 0, {}), ping());
 
-  if (g_failed) return 1;
-  std::printf("wrote the seed corpus to %s\n", argv[1]);
-  return 0;
+  return corpus.finish();
 }

@@ -1,25 +1,39 @@
 #!/usr/bin/env bash
 # Runs a libFuzzer binary on a temporary copy of the seed corpus for a while.
 #
-#   tests/fuzz/run-fuzz.sh [--merge] <fuzzer-binary> <seconds> [extra libFuzzer flags...]
+#   tests/fuzz/run-fuzz.sh [--merge] [--corpus <dir>] <fuzzer-binary> <seconds> [extra libFuzzer flags...]
 #
+# The seeds are tests/fuzz/corpus (frame_parser_fuzz's) unless --corpus
+# names another directory, e.g. tests/fuzz/websocket-corpus for
+# websocket_reader_fuzz.
 # Exits non-zero on any crash, sanitizer report, leak, timeout or OOM; the
 # reproducer (crash-*, leak-*, ...) and the full log are kept in the temp dir,
 # whose path is printed. By default nothing in the repository is written.
-# With --merge, inputs that add coverage are merged back into
-# tests/fuzz/corpus (libFuzzer -merge=1) after a clean run.
+# With --merge, inputs that add coverage are merged back into the seed
+# directory (libFuzzer -merge=1) after a clean run.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 corpus=$here/corpus
+usage="usage: $0 [--merge] [--corpus <dir>] <fuzzer-binary> <seconds> [libFuzzer flags...]"
 
 merge=0
-if [[ ${1:-} == --merge ]]; then
-  merge=1
-  shift
-fi
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --merge) merge=1; shift ;;
+    --corpus)
+      if [[ $# -lt 2 ]]; then
+        echo "$usage" >&2
+        exit 2
+      fi
+      corpus=$2
+      shift 2
+      ;;
+    *) break ;;
+  esac
+done
 if [[ $# -lt 2 ]]; then
-  echo "usage: $0 [--merge] <fuzzer-binary> <seconds> [libFuzzer flags...]" >&2
+  echo "$usage" >&2
   exit 2
 fi
 fuzzer=$1
@@ -34,7 +48,7 @@ if ! [[ $seconds =~ ^[0-9]+$ ]] || [[ $seconds -lt 1 ]]; then
   exit 2
 fi
 if [[ ! -d $corpus ]] || [[ -z $(ls -A "$corpus") ]]; then
-  echo "error: no seed corpus in $corpus (build and run make_fuzz_corpus, or the fuzz-corpus target)" >&2
+  echo "error: no seed corpus in $corpus (build the fuzz-corpus target to write the seeds)" >&2
   exit 2
 fi
 fuzzer=$(cd "$(dirname "$fuzzer")" && pwd)/$(basename "$fuzzer")
