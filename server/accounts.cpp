@@ -32,26 +32,6 @@ std::string base64(const std::uint8_t* data, std::size_t size) {
   return out;
 }
 
-// Strict: padded standard base64 and nothing else. EVP_DecodeBlock skips
-// surrounding whitespace and counts padding as zero bytes, so the text is
-// checked first, the padding taken off, and the result must encode back to
-// the same text (no stray bits in the last character).
-std::optional<std::vector<std::uint8_t>> unbase64(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0 || text.size() > 4 * 64) return std::nullopt;
-  const std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
-  const auto is_digit = [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-  };
-  if (!std::all_of(text.begin(), text.end() - static_cast<std::ptrdiff_t>(padding), is_digit)) return std::nullopt;
-  std::vector<std::uint8_t> out(text.size() / 4 * 3);
-  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0 || static_cast<std::size_t>(n) != out.size()) return std::nullopt;
-  out.resize(out.size() - padding);
-  if (base64(out.data(), out.size()) != text) return std::nullopt;
-  return out;
-}
-
 // RFC 4648 section 5, without padding: safe in a cookie and a URL as is.
 std::string base64url(const std::uint8_t* data, std::size_t size) {
   std::string out = base64(data, size);
@@ -82,6 +62,26 @@ std::string printable(std::string_view text) {
 }
 
 }  // namespace
+
+// EVP_DecodeBlock skips
+// surrounding whitespace and counts padding as zero bytes, so the text is
+// checked first, the padding taken off, and the result must encode back to
+// the same text (no stray bits in the last character).
+std::optional<std::vector<std::uint8_t>> decode_base64(std::string_view text, std::size_t max_bytes) {
+  if (text.empty() || text.size() % 4 != 0 || text.size() / 4 * 3 > max_bytes + 2) return std::nullopt;
+  const std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
+  const auto is_digit = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+  };
+  if (!std::all_of(text.begin(), text.end() - static_cast<std::ptrdiff_t>(padding), is_digit)) return std::nullopt;
+  std::vector<std::uint8_t> out(text.size() / 4 * 3);
+  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0 || static_cast<std::size_t>(n) != out.size()) return std::nullopt;
+  out.resize(out.size() - padding);
+  if (out.size() > max_bytes || base64(out.data(), out.size()) != text) return std::nullopt;
+  return out;
+}
 
 // ---- PasswordHash
 
@@ -132,10 +132,10 @@ std::optional<PasswordHash> PasswordHash::parse(std::string_view encoded, const 
   for (const char c : digits) iterations = iterations * 10 + static_cast<unsigned>(c - '0');
   if (iterations < 1 || iterations > kMaxIterations) return fail("the iteration count is not 1..10000000");
 
-  auto salt = unbase64(parts[2]);
+  auto salt = decode_base64(parts[2]);
   if (!salt) return fail("the salt is not base64");
   if (salt->size() < kMinSaltSize || salt->size() > kMaxSaltSize) return fail("the salt is not 8..64 bytes");
-  const auto hash = unbase64(parts[3]);
+  const auto hash = decode_base64(parts[3]);
   if (!hash) return fail("the hash is not base64");
   if (hash->size() != kHashSize) return fail("the hash is not 32 bytes");
 
@@ -370,6 +370,44 @@ std::size_t SessionStore::remove_user(std::string_view name) {
     it = next;
   }
   return removed;
+}
+
+// ---- CredentialCache
+
+CredentialCache::CredentialCache(std::function<SteadyClock::time_point()> now) : now_(std::move(now)) {
+  random_bytes(salt_.data(), salt_.size());
+}
+
+CredentialCache::Key CredentialCache::key(std::string_view name, std::string_view password) const {
+  std::string material(reinterpret_cast<const char*>(salt_.data()), salt_.size());
+  material.append(name).push_back('\0');  // names hold no NUL: "a" + "b:c" never meets "a:b" + "c"
+  material.append(password);
+  const Key digest = sha256(material);
+  OPENSSL_cleanse(material.data(), material.size());
+  return digest;
+}
+
+const User* CredentialCache::find(std::string_view name, std::string_view password) {
+  const auto it = entries_.find(key(name, password));
+  if (it == entries_.end()) return nullptr;
+  if (now_() - it->second.verified >= kLifetime) {
+    entries_.erase(it);
+    return nullptr;
+  }
+  return &it->second.user;
+}
+
+void CredentialCache::remember(std::string_view name, std::string_view password, const User& user) {
+  const auto now = now_();
+  if (entries_.size() >= kMaxEntries) {
+    std::erase_if(entries_, [&](const auto& entry) { return now - entry.second.verified >= kLifetime; });
+  }
+  if (entries_.size() >= kMaxEntries) {
+    entries_.erase(std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
+      return a.second.verified < b.second.verified;
+    }));
+  }
+  entries_.insert_or_assign(key(name, password), Entry{user, now});
 }
 
 // ---- hash-password

@@ -69,6 +69,10 @@ class PasswordHash {
 /// False for a wrong password and for a malformed hash.
 [[nodiscard]] bool verify_password(std::string_view password, std::string_view encoded_hash);
 
+/// Padded standard base64 (RFC 4648 section 4) and nothing else: no
+/// whitespace, no stray bits; nullopt too when it holds more than max_bytes.
+[[nodiscard]] std::optional<std::vector<std::uint8_t>> decode_base64(std::string_view text, std::size_t max_bytes = 192);
+
 /// What a logged-in user may do.
 struct User {
   std::string name;
@@ -162,6 +166,36 @@ class SessionStore {
   std::size_t max_sessions_;
   Sessions sessions_;
   std::unordered_map<Key, Sessions::iterator, KeyHash> by_key_;
+};
+
+/// Basic credentials that verified, remembered by a salted SHA-256 so a
+/// tool's every request (curl -u, a Prometheus scrape) costs a digest, not a
+/// PBKDF2. Bounded; an entry lives kLifetime from its verification, so a
+/// password changed in the users file (read at start) stops working within it.
+class CredentialCache {
+ public:
+  static constexpr std::chrono::minutes kLifetime{10};
+  static constexpr std::size_t kMaxEntries = 256;
+
+  explicit CredentialCache(std::function<SteadyClock::time_point()> now = SteadyClock::now);
+
+  /// The user these credentials verified as within kLifetime, or nullptr.
+  /// Valid until the next call that changes the cache.
+  [[nodiscard]] const User* find(std::string_view name, std::string_view password);
+  void remember(std::string_view name, std::string_view password, const User& user);
+  [[nodiscard]] std::size_t size() const { return entries_.size(); }
+
+ private:
+  using Key = std::array<std::uint8_t, 32>;
+  struct Entry {
+    User user;
+    SteadyClock::time_point verified;
+  };
+  [[nodiscard]] Key key(std::string_view name, std::string_view password) const;
+
+  std::function<SteadyClock::time_point()> now_;
+  std::array<std::uint8_t, 16> salt_{};  // per process: the digests are useless elsewhere
+  std::map<Key, Entry> entries_;
 };
 
 /// `micstream-server hash-password`: reads one password line from in, writes

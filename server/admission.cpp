@@ -1,6 +1,17 @@
 #include "admission.h"
 
+#include <algorithm>
+
 namespace micstream::server {
+
+std::string address_key(const boost::asio::ip::address& address) {
+  if (address.is_v4()) return address.to_string();
+  const auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string();
+  auto bytes = v6.to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return boost::asio::ip::address_v6(bytes).to_string() + "/64";
+}
 
 ConnectionLimits::Slot& ConnectionLimits::Slot::operator=(Slot&& other) noexcept {
   if (this != &other) {
@@ -21,7 +32,7 @@ std::optional<ConnectionLimits::Slot> ConnectionLimits::admit(const boost::asio:
     *why = "the server's connection limit is reached";
     return std::nullopt;
   }
-  std::size_t& mine = by_address_[address.to_string()];
+  std::size_t& mine = by_address_[address_key(address)];
   if (mine >= per_address_) {
     *why = "this address has as many connections as it may";
     return std::nullopt;
@@ -33,7 +44,7 @@ std::optional<ConnectionLimits::Slot> ConnectionLimits::admit(const boost::asio:
 
 void ConnectionLimits::release(const boost::asio::ip::address& address) {
   --open_;
-  const auto it = by_address_.find(address.to_string());
+  const auto it = by_address_.find(address_key(address));
   if (it != by_address_.end() && --it->second == 0) by_address_.erase(it);
 }
 

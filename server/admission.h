@@ -17,6 +17,11 @@ namespace micstream::server {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
+/// The key a peer is counted under: its IPv4 address, or its IPv6 /64 (one
+/// host commonly holds a whole /64, so single IPv6 addresses would count
+/// nothing). An IPv4-mapped IPv6 address counts as the IPv4 one.
+[[nodiscard]] std::string address_key(const boost::asio::ip::address& address);
+
 /// Open connections of one port, in total and per source address.
 class ConnectionLimits {
  public:

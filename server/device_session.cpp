@@ -46,8 +46,8 @@ DeviceSession::DeviceSession(tcp::socket socket, ConnectionLimits::Slot slot, Hu
       deadline_(socket_.get_executor()) {
   boost::system::error_code ec;
   const auto endpoint = socket_.remote_endpoint(ec);
-  address_ = ec ? std::string("unknown") : endpoint.address().to_string();
-  peer_ = ec ? std::string("unknown peer") : address_ + ":" + std::to_string(endpoint.port());
+  address_ = ec ? std::string("unknown") : address_key(endpoint.address());
+  peer_ = ec ? std::string("unknown peer") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
   socket_.set_option(tcp::no_delay(true), ec);
 }
 

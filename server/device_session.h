@@ -62,7 +62,7 @@ class DeviceSession : public std::enable_shared_from_this<DeviceSession> {
   const Secrets& secrets_;
   HelloThrottle& throttle_;
   std::string peer_;
-  std::string address_;  // the peer's address without its port
+  std::string address_;  // the key the peer is throttled under (address_key)
   std::array<std::uint8_t, proto::kMaxFrameSize> parser_storage_{};
   proto::FrameParser parser_{parser_storage_};
   std::uint8_t nonce_[proto::kNonceSize] = {};

@@ -10,6 +10,7 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include "access.h"
 #include "clock.h"
 #include "hub.h"
 #include "json_text.h"
@@ -93,6 +94,8 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+std::string_view trim_newline(std::string_view body) { return body.substr(0, body.find('\n')); }
+
 // Host, Origin and, for changes, a JSON body: what no foreign page or
 // rebound name can send (RequestGuard). nullopt: the request may go on.
 std::optional<Response> guard_request(const Request& req, const RequestGuard& guard) {
@@ -112,6 +115,93 @@ std::optional<Response> guard_request(const Request& req, const RequestGuard& gu
   return std::nullopt;
 }
 
+// Who may call what: the one table of the HTTP port's owners (docs/server.md,
+// "Who may call what"). The page's files, /api/health, /api/session, the
+// login and logout, and /firmware/ (devices fetch their updates) are open.
+Need need_of(const Request& req, std::string_view path) {
+  if (websocket::is_upgrade(req) || path == "/ws" || path == "/api/devices") return Need::listen;
+  if (path == "/metrics" || (req.method() == http::verb::post && path.starts_with("/api/devices/"))) return Need::admin;
+  return Need::anyone;
+}
+
+// Browsers' own fetches say so (Sec-Fetch-Mode); only other clients and a
+// page being opened get the Basic challenge, so the page never pops a dialog.
+bool wants_basic_challenge(const Request& req) {
+  const std::string_view mode = req["Sec-Fetch-Mode"];
+  return mode.empty() || mode == "navigate";
+}
+
+std::string session_cookie(std::string_view token, std::chrono::seconds max_age) {
+  return std::string(Access::kCookieName) + "=" + std::string(token) + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+         std::to_string(max_age.count());
+}
+
+Response refuse(const Request& req, const Identity& caller, Need need) {
+  using Status = Identity::Status;
+  switch (caller.status) {
+    case Status::ok:
+      return error_response(req, http::status::forbidden,
+                            "user " + caller.user.name + " may not " + (need == Need::admin ? "administer" : "listen") +
+                                " (roles in the users file)");
+    case Status::anonymous:
+    case Status::unknown_session:
+    case Status::wrong_credentials: {
+      auto res = error_response(req, http::status::unauthorized,
+                                caller.status == Status::anonymous         ? "log in first (POST /api/login, or Basic credentials)"
+                                : caller.status == Status::unknown_session ? "the session has ended: log in again"
+                                                                           : "wrong user name or password");
+      if (wants_basic_challenge(req)) res.set(http::field::www_authenticate, R"(Basic realm="micstream", charset="UTF-8")");
+      if (caller.status == Status::unknown_session) res.set(http::field::set_cookie, session_cookie("", std::chrono::seconds(0)));
+      return res;
+    }
+    case Status::throttled: {
+      auto res = error_response(req, http::status::too_many_requests,
+                                "too many failed logins from this address: wait a minute");
+      res.set(http::field::retry_after, "60");
+      return res;
+    }
+    case Status::busy: {
+      auto res = error_response(req, http::status::service_unavailable, "too many logins at once: try again");
+      res.set(http::field::retry_after, "1");
+      return res;
+    }
+    case Status::remote_without_accounts:
+      return error_response(req, http::status::forbidden,
+                            "this server has no user accounts (--users), so only its own machine may use it; "
+                            "see docs/server.md, \"Accounts\"");
+  }
+  return error_response(req, http::status::forbidden, "refused");
+}
+
+nlohmann::json session_json(const Identity& caller, bool has_accounts) {
+  const User& user = caller.user;
+  nlohmann::json devices = nullptr;
+  if (user.devices) devices = nlohmann::json(std::vector<std::string>(user.devices->begin(), user.devices->end()));
+  return {{"user", has_accounts ? nlohmann::json(user.name) : nlohmann::json(nullptr)},
+          {"listen", user.can_listen},
+          {"admin", user.can_admin},
+          {"devices", devices},
+          {"accounts", has_accounts}};
+}
+
+// POST /api/login {"user": "alice", "password": "..."}: a session cookie.
+asio::awaitable<Response> post_login(const Request& req, Access& access, const asio::ip::address& peer) {
+  const auto body = nlohmann::json::parse(req.body(), nullptr, /*allow_exceptions=*/false);
+  const auto user = body.is_object() ? body.find("user") : body.end();
+  const auto password = body.is_object() ? body.find("password") : body.end();
+  if (!body.is_object() || user == body.end() || password == body.end() || !user->is_string() ||
+      !password->is_string()) {
+    co_return error_response(req, http::status::bad_request, R"(the body must be {"user": "...", "password": "..."})");
+  }
+  std::string name = user->get<std::string>();
+  std::string secret = password->get<std::string>();
+  LoginResult result = co_await access.login(std::move(name), std::move(secret), peer);
+  if (!result.identity.ok()) co_return refuse(req, result.identity, Need::listen);
+  auto res = make_response(req, http::status::ok, json_text(session_json(result.identity, true)) + "\n", "application/json");
+  res.set(http::field::set_cookie, session_cookie(result.token, SessionStore::kMaxLifetime));
+  co_return res;
+}
+
 std::string query_param(std::string_view target, std::string_view name) {
   const auto q = target.find('?');
   if (q == std::string_view::npos) return {};
@@ -128,7 +218,10 @@ std::string query_param(std::string_view target, std::string_view name) {
 }
 
 // POST /api/devices/<id>/config {"gain_db": 6, "codec": "mulaw", "check_update": true}
-Response post_config(const Request& req, Hub& hub, std::string_view device_id) {
+Response post_config(const Request& req, Hub& hub, const User& caller, std::string_view device_id) {
+  if (!caller.may_hear(device_id)) {
+    return error_response(req, http::status::forbidden, "user " + caller.name + " may not change this device");
+  }
   const auto body = nlohmann::json::parse(req.body(), nullptr, /*allow_exceptions=*/false);
   if (!body.is_object()) return error_response(req, http::status::bad_request, "the body must be a JSON object");
   proto::Config config;
@@ -158,23 +251,36 @@ Response post_config(const Request& req, Hub& hub, std::string_view device_id) {
   return make_response(req, http::status::ok, json_text({{"sent", true}}) + "\n", "application/json");
 }
 
-Reply route(const Request& req, const HttpServices& services) {
+Reply route(const Request& req, const HttpServices& services, const Identity& caller) {
   Hub& hub = services.hub;
-  const std::string_view target = req.target();
-  const std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view path = req.target().substr(0, req.target().find('?'));
   constexpr std::string_view kDevicesPrefix = "/api/devices/";
   constexpr std::string_view kConfigSuffix = "/config";
   if (req.method() == http::verb::post && path.starts_with(kDevicesPrefix) && path.ends_with(kConfigSuffix) &&
       path.size() > kDevicesPrefix.size() + kConfigSuffix.size()) {
-    return post_config(req, hub,
+    return post_config(req, hub, caller.user,
                        path.substr(kDevicesPrefix.size(), path.size() - kDevicesPrefix.size() - kConfigSuffix.size()));
   }
+  if (req.method() == http::verb::post && path == "/api/logout") {
+    services.access.logout(req[http::field::cookie]);
+    auto res = make_response(req, http::status::ok, json_text({{"logged_out", true}}) + "\n", "application/json");
+    res.set(http::field::set_cookie, session_cookie("", std::chrono::seconds(0)));
+    return res;
+  }
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    auto res = error_response(req, http::status::method_not_allowed, "only GET and HEAD (and POST to /api/devices/<id>/config)");
+    auto res = error_response(req, http::status::method_not_allowed,
+                              "only GET and HEAD, and POST to /api/login, /api/logout and /api/devices/<id>/config");
     res.set(http::field::allow, "GET, HEAD");
     return res;
   }
-  if (path == "/api/devices") return make_response(req, http::status::ok, json_text(hub.api_devices(), 2) + "\n", "application/json");
+  if (path == "/api/devices") {
+    return make_response(req, http::status::ok, json_text(hub.api_devices(caller.user), 2) + "\n", "application/json");
+  }
+  if (path == "/api/session") {
+    if (!caller.ok()) return refuse(req, caller, Need::listen);
+    return make_response(req, http::status::ok, json_text(session_json(caller, services.access.has_accounts())) + "\n",
+                         "application/json");
+  }
   if (path == "/api/health") {
     const nlohmann::json health = {{"status", "ok"},
                                    {"server", kServerName},
@@ -207,6 +313,7 @@ asio::awaitable<void> serve_http(tcp::socket socket, ConnectionLimits::Slot slot
   boost::system::error_code ec;
   const auto endpoint = stream.socket().remote_endpoint(ec);
   const std::string peer = ec ? "unknown peer" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  const asio::ip::address address = endpoint.address();  // unspecified when unknown: no loopback rights
 
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -230,10 +337,29 @@ asio::awaitable<void> serve_http(tcp::socket socket, ConnectionLimits::Slot slot
     Request req = parser.release();
     if (auto refusal = guard_request(req, services.guard)) {
       spdlog::info("http {}: {} {} refused: {}", peer, std::string(req.method_string()), printable(req.target()),
-                   refusal->body());
+                   trim_newline(refusal->body()));
       refusal->keep_alive(false);
       co_await http::async_write(stream, *refusal, asio::as_tuple(asio::use_awaitable));
       break;
+    }
+
+    const std::string_view path = req.target().substr(0, req.target().find('?'));
+    const Need need = need_of(req, path);
+    Identity caller;
+    if (need != Need::anyone || path == "/api/session") {
+      Identity identified =
+          co_await services.access.identify(req[http::field::cookie], req[http::field::authorization], address);
+      caller = std::move(identified);
+    }
+    if (!caller.allows(need)) {
+      Response refusal = refuse(req, caller, need);
+      spdlog::info("http {}: {} {} refused: {}", peer, std::string(req.method_string()), printable(req.target()),
+                   trim_newline(refusal.body()));
+      const bool upgrade = websocket::is_upgrade(req);
+      if (upgrade) refusal.keep_alive(false);  // a refused upgrade leaves nothing to keep
+      auto [write_ec, written] = co_await http::async_write(stream, refusal, asio::as_tuple(asio::use_awaitable));
+      if (write_ec || upgrade || !refusal.keep_alive()) break;
+      continue;
     }
 
     if (websocket::is_upgrade(req)) {
@@ -257,12 +383,20 @@ asio::awaitable<void> serve_http(tcp::socket socket, ConnectionLimits::Slot slot
       }
       std::string leftover(static_cast<const char*>(buffer.data().data()), buffer.size());
       auto session = std::make_shared<ListenerSession>(ws.next_layer().release_socket(), std::move(slot), hub,
-                                                        std::move(leftover));
+                                                        std::move(caller.user), std::move(leftover));
       session->start(device);
       co_return;
     }
 
-    Reply reply = route(req, services);
+    // co_await only in plain declarations: GCC 12 mishandles temporaries
+    // around a co_await inside larger expressions.
+    Reply reply;
+    if (req.method() == http::verb::post && path == "/api/login") {
+      Response answer = co_await post_login(req, services.access, address);
+      reply = std::move(answer);
+    } else {
+      reply = route(req, services, caller);
+    }
     // A client that stops reading a long reply is cut after this, holding no
     // more than its socket's buffers and one chunk of the file meanwhile.
     stream.expires_after(kWriteTimeout);

@@ -8,6 +8,7 @@
 
 namespace micstream::server {
 
+class Access;
 class Hub;
 class RequestGuard;
 class StaticFolder;
@@ -16,11 +17,11 @@ class StaticFolder;
 struct HttpServices {
   Hub& hub;
   const RequestGuard& guard;
+  Access& access;
   const StaticFolder* page = nullptr;      ///< --web-root
   const StaticFolder* firmware = nullptr;  ///< --firmware-dir, at /firmware/
 };
 
-/// Serves one HTTP connection until it closes or upgrades to a WebSocket.
 /// Serves one HTTP connection until it closes or upgrades to a WebSocket;
 /// slot is its place under the port's connection limits.
 boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::socket socket, ConnectionLimits::Slot slot,

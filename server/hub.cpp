@@ -30,9 +30,10 @@ void Hub::device_connected(DeviceSession& session, DeviceStream& stream) {
     it->second = &session;
     old->fail(Errc::replaced, "a newer connection of device " + stream.id() + " took over");
   }
-  const auto waiting = std::move(waiting_for_first_);
-  waiting_for_first_.clear();
-  for (ListenerSession* listener : waiting) subscribe(*listener, stream.id());
+  const std::vector<ListenerSession*> waiting(waiting_for_first_.begin(), waiting_for_first_.end());
+  for (ListenerSession* listener : waiting) {
+    if (listener->user().may_hear(stream.id())) subscribe(*listener, stream.id());
+  }
   stream_changed(stream);
   broadcast_devices();
 }
@@ -73,15 +74,18 @@ void Hub::subscribe(ListenerSession& listener, const std::string& device_id) {
   listener.set_stream(nullptr);
   waiting_for_first_.erase(&listener);
 
+  // Devices the user may not hear are answered as unknown: their names are
+  // not the user's to learn either.
+  const bool may_hear = device_id.empty() || listener.user().may_hear(device_id);
   // A listener may wait for a device that has not connected yet, but only for
   // an id the server knows: made-up ids leave no state behind.
-  const bool may_wait = streams_.contains(device_id) || secrets_.find(device_id) != nullptr ||
-                        (options_.allow_unknown_devices && make_room_for_unregistered(device_id));
+  const bool may_wait = may_hear && ( streams_.contains(device_id) || secrets_.find(device_id) != nullptr ||
+                        (options_.allow_unknown_devices && make_room_for_unregistered(device_id)));
   if (!device_id.empty() && !may_wait) {
     listener.send_json({{"type", "error"}, {"message", "no device " + device_id + " is known to this server"}});
     return;
   }
-  DeviceStream* target = device_id.empty() ? first_online() : &stream(device_id);
+  DeviceStream* target = device_id.empty() ? first_online(listener.user()) : &stream(device_id);
   if (target == nullptr) {
     waiting_for_first_.insert(&listener);
     listener.send_json({{"type", "stream"}, {"device", nullptr}, {"online", false}});
@@ -122,19 +126,19 @@ void Hub::stream_changed(DeviceStream& stream) {
   for (ListenerSession* listener : stream.listeners()) listener->send(frame);
 }
 
-DeviceStream* Hub::first_online() {
+DeviceStream* Hub::first_online(const User& user) {
   for (auto& [id, stream] : streams_) {
-    if (stream->online()) return stream.get();
+    if (stream->online() && user.may_hear(id)) return stream.get();
   }
   return nullptr;
 }
 
 std::size_t Hub::devices_online() const { return sessions_.size(); }
 
-nlohmann::json Hub::devices_message() const {
+nlohmann::json Hub::devices_message(const User& user) const {
   nlohmann::json devices = nlohmann::json::array();
   for (const auto& [id, stream] : streams_) {
-    if (stream->params().sample_rate == 0) continue;  // never connected
+    if (stream->params().sample_rate == 0 || !user.may_hear(id)) continue;  // never connected, or not theirs
     const StreamParams& p = stream->params();
     devices.push_back({{"id", id},
                        {"online", stream->online()},
@@ -147,17 +151,26 @@ nlohmann::json Hub::devices_message() const {
   return {{"type", "devices"}, {"devices", devices}};
 }
 
-nlohmann::json Hub::api_devices() const {
+nlohmann::json Hub::api_devices(const User& user) const {
   nlohmann::json devices = nlohmann::json::array();
   for (const auto& [id, stream] : streams_) {
-    if (stream->params().sample_rate != 0) devices.push_back(stream->api_json());
+    if (stream->params().sample_rate != 0 && user.may_hear(id)) devices.push_back(stream->api_json());
   }
   return devices;
 }
 
 void Hub::broadcast_devices() {
-  const auto frame = build_text_frame(devices_message());
-  for (ListenerSession* listener : listeners_) listener->send(frame);
+  // One frame for every listener who may hear all devices; the few limited
+  // to some get their own list.
+  std::shared_ptr<const std::string> everything;
+  for (ListenerSession* listener : listeners_) {
+    if (listener->user().devices) {
+      listener->send(build_text_frame(devices_message(listener->user())));
+      continue;
+    }
+    if (!everything) everything = build_text_frame(devices_message(listener->user()));
+    listener->send(everything);
+  }
 }
 
 void Hub::shut_down() {

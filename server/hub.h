@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "accounts.h"
 #include "device_stream.h"
 #include "metrics.h"
 #include "options.h"
@@ -46,8 +47,9 @@ class Hub {
 
   void add_listener(ListenerSession& listener);
   void remove_listener(ListenerSession& listener);
-  /// Subscribes to device_id, or to the only/first online device when empty
-  /// (waiting for one when none is online).
+  /// Subscribes to device_id, or to the first online device when empty
+  /// (waiting for one when none is online); only to devices the listener's
+  /// user may hear.
   void subscribe(ListenerSession& listener, const std::string& device_id);
 
   /// With --allow-unknown-devices: true when id may have a stream, forgetting
@@ -61,8 +63,9 @@ class Hub {
   /// The stream's parameters changed (codec): its listeners are told.
   void stream_changed(DeviceStream& stream);
 
-  [[nodiscard]] nlohmann::json devices_message() const;
-  [[nodiscard]] nlohmann::json api_devices() const;
+  /// The devices message and /api/devices, listing what user may hear.
+  [[nodiscard]] nlohmann::json devices_message(const User& user) const;
+  [[nodiscard]] nlohmann::json api_devices(const User& user) const;
   [[nodiscard]] std::size_t devices_online() const;
   [[nodiscard]] std::size_t devices_known() const { return streams_.size(); }
   [[nodiscard]] std::size_t listener_count() const { return listeners_.size(); }
@@ -73,7 +76,7 @@ class Hub {
 
  private:
   void broadcast_devices();
-  [[nodiscard]] DeviceStream* first_online();
+  [[nodiscard]] DeviceStream* first_online(const User& user);
 
   const Options& options_;
   Metrics& metrics_;

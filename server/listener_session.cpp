@@ -25,10 +25,12 @@ constexpr auto kSilenceLimit = std::chrono::seconds(45);
 constexpr std::size_t kMaxPingIdLength = 64;
 }
 
-ListenerSession::ListenerSession(tcp::socket socket, ConnectionLimits::Slot slot, Hub& hub, std::string leftover)
+ListenerSession::ListenerSession(tcp::socket socket, ConnectionLimits::Slot slot, Hub& hub, User user,
+                                 std::string leftover)
     : socket_(std::move(socket)),
       slot_(std::move(slot)),
       hub_(hub),
+      user_(std::move(user)),
       leftover_(std::move(leftover)),
       last_progress_at_(std::chrono::steady_clock::now()),
       last_heard_at_(last_progress_at_),
@@ -43,9 +45,10 @@ ListenerSession::~ListenerSession() { finish(); }
 
 void ListenerSession::start(const std::string& device_id) {
   hub_.add_listener(*this);
-  spdlog::info("listener {} connected, subscribing to {}", peer_, device_id.empty() ? "the first device" : device_id);
+  spdlog::info("listener {} ({}) connected, subscribing to {}", peer_, user_.name,
+               device_id.empty() ? "the first device" : device_id);
   send_json({{"type", "welcome"}, {"server", "micstream-server " MICSTREAM_VERSION}, {"server_time_us", now_unix_us()}});
-  send_json(hub_.devices_message());
+  send_json(hub_.devices_message(user_));
   hub_.subscribe(*this, device_id);
   spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, "reading listener " + peer_);
   spawn(socket_.get_executor(), [self = shared_from_this()] { return self->keepalive(); }, "watching listener " + peer_);

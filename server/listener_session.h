@@ -15,6 +15,7 @@
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
 
+#include "accounts.h"
 #include "admission.h"
 #include "websocket_frame.h"
 
@@ -25,8 +26,10 @@ class DeviceStream;
 
 class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
  public:
-  /// socket: upgraded already; leftover: bytes read past the HTTP request.
-  ListenerSession(boost::asio::ip::tcp::socket socket, ConnectionLimits::Slot slot, Hub& hub, std::string leftover);
+  /// socket: upgraded already; user: who opened it (what they may hear);
+  /// leftover: bytes read past the HTTP request.
+  ListenerSession(boost::asio::ip::tcp::socket socket, ConnectionLimits::Slot slot, Hub& hub, User user,
+                  std::string leftover);
   ~ListenerSession();
 
   /// Registers with the hub, subscribes (empty id: the first device), starts reading and writing.
@@ -47,6 +50,7 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
   [[nodiscard]] DeviceStream* stream() const { return stream_; }
   void set_stream(DeviceStream* stream) { stream_ = stream; }
   [[nodiscard]] const std::string& peer() const { return peer_; }
+  [[nodiscard]] const User& user() const { return user_; }
 
  private:
   struct Queued {
@@ -66,6 +70,7 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
   boost::asio::ip::tcp::socket socket_;
   ConnectionLimits::Slot slot_;
   Hub& hub_;
+  User user_;
   std::string peer_;
   std::string leftover_;
   WsClientFrameReader reader_;

@@ -1,5 +1,6 @@
 // micstream-server: relays every device's audio stream to any number of
 // browsers. See docs/protocol.md for both protocols and README.md for use.
+#include <termios.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "accounts.h"
 #include "mdns_advertiser.h"
 #include "options.h"
 #include "server.h"
@@ -39,6 +41,26 @@ void write_ports_file(const fs::path& file, std::uint16_t http, std::uint16_t in
   fs::rename(temporary, file);  // atomic: a reader never sees half a file
 }
 
+// hash-password: read the password without echoing it when a person types it.
+int hash_password_command(unsigned iterations) {
+  bool typed = ::isatty(STDIN_FILENO) == 1;
+  termios saved{};
+  if (typed && ::tcgetattr(STDIN_FILENO, &saved) == 0) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    std::cerr << "Password: " << std::flush;
+  } else {
+    typed = false;
+  }
+  const int status = run_hash_password(std::cin, std::cout, std::cerr, iterations);
+  if (typed) {
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::cerr << '\n';
+  }
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -53,6 +75,10 @@ int main(int argc, char** argv) {
   app.add_option("--ingest-port", options.ingest_port, "Port devices stream to (0: any free port)")->capture_default_str();
   app.add_option("--web-root", options.web_root, "Folder of the page (default: web/ next to the binary)");
   app.add_option("--secrets", options.secrets_file, "TOML file of device secrets: [devices] id = \"secret\"")
+      ->check(CLI::ExistingFile);
+  app.add_option("--users", options.users_file,
+                 "TOML file of the page's users (see docs/server.md, \"Accounts\"); without it only this machine "
+                 "may listen")
       ->check(CLI::ExistingFile);
   app.add_flag("--allow-unknown-devices", options.allow_unknown_devices,
                "Accept devices that have no secret in --secrets, without proof (for demos)");
@@ -100,7 +126,16 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  CLI::App* hash_password = app.add_subcommand(
+      "hash-password", "Read a password (one line on stdin) and print its hash for the users file (--users)");
+  unsigned iterations = kDefaultIterations;
+  hash_password
+      ->add_option("--iterations", iterations,
+                   "PBKDF2-SHA256 iterations: each login costs this many (~0.3 s at the default on a desktop core)")
+      ->capture_default_str()
+      ->check(CLI::Range(1000U, PasswordHash::kMaxIterations));
   CLI11_PARSE(app, argc, argv);
+  if (hash_password->parsed()) return hash_password_command(iterations);
 
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
   spdlog::set_level(spdlog::level::from_str(options.log_level));
@@ -118,8 +153,16 @@ int main(int argc, char** argv) {
       spdlog::warn("no device secrets (--secrets) and --allow-unknown-devices not set: every device will be refused");
     }
 
+    std::optional<Accounts> accounts;
+    if (!options.users_file.empty()) {
+      accounts = Accounts::load(options.users_file);
+      spdlog::info("{} user account(s) from {}", accounts->size(), options.users_file.string());
+    } else {
+      spdlog::info("no --users: only this machine may listen and change settings (others are refused)");
+    }
+
     boost::asio::io_context io;
-    Server server(io, options, std::move(secrets));
+    Server server(io, options, std::move(secrets), std::move(accounts));
     server.start();
     spdlog::info("micstream-server {} listening: devices on {}:{}, browsers on http://{}:{}/ (web root {})",
                  MICSTREAM_VERSION, options.bind, server.ingest_port(),

@@ -15,6 +15,7 @@ struct Options {
   std::uint16_t ingest_port = 2001;
   std::filesystem::path web_root;
   std::filesystem::path secrets_file;
+  std::filesystem::path users_file;  ///< accounts of the page's users; none: only this machine may listen
   bool allow_unknown_devices = false;
   std::uint32_t listener_queue_ms = 200;
   std::uint32_t listener_stall_ms = 5000;

@@ -38,7 +38,7 @@ tcp::acceptor open_acceptor(asio::io_context& io, const std::string& address, st
 
 }  // namespace
 
-Server::Server(asio::io_context& io, const Options& options, Secrets secrets)
+Server::Server(asio::io_context& io, const Options& options, Secrets secrets, std::optional<Accounts> accounts)
     : io_(io),
       options_(options),
       secrets_(std::move(secrets)),
@@ -46,7 +46,8 @@ Server::Server(asio::io_context& io, const Options& options, Secrets secrets)
       http_limits_(options.max_http_connections, options.max_http_per_address),
       device_limits_(options.max_device_links, options.max_device_links_per_address),
       request_guard_(options.server_names),
-      http_services_{hub_, request_guard_},
+      access_(std::move(accounts)),
+      http_services_{hub_, request_guard_, access_},
       ingest_acceptor_(open_acceptor(io, options.bind, options.ingest_port, "devices")),
       http_acceptor_(open_acceptor(io, options.bind, options.http_port, "HTTP")),
       signals_(io, SIGINT, SIGTERM),
@@ -190,7 +191,7 @@ void Server::on_device_connection(tcp::socket socket) {
   const auto now = std::chrono::steady_clock::now();
   const char* why = nullptr;
   std::optional<ConnectionLimits::Slot> slot;
-  if (hello_throttle_.by_address.blocked(address.to_string(), now)) {
+  if (hello_throttle_.by_address.blocked(address_key(address), now)) {
     why = "too many failed HELLOs from this address in the last minute";
   } else {
     slot = device_limits_.admit(address, &why);

@@ -6,6 +6,7 @@
 
 #include <optional>
 
+#include "access.h"
 #include "admission.h"
 #include "http_session.h"
 #include "hub.h"
@@ -20,7 +21,8 @@ namespace micstream::server {
 class Server {
  public:
   /// Binds both ports (throws std::system_error naming the address when it cannot).
-  Server(boost::asio::io_context& io, const Options& options, Secrets secrets);
+  /// accounts: the users file's, nullopt for a server only its own machine may use.
+  Server(boost::asio::io_context& io, const Options& options, Secrets secrets, std::optional<Accounts> accounts);
 
   [[nodiscard]] std::uint16_t http_port() const { return http_acceptor_.local_endpoint().port(); }
   [[nodiscard]] std::uint16_t ingest_port() const { return ingest_acceptor_.local_endpoint().port(); }
@@ -50,6 +52,7 @@ class Server {
   HelloThrottle hello_throttle_;
   LogBudget refusal_log_{5, std::chrono::seconds(10)};
   RequestGuard request_guard_;
+  Access access_;
   HttpServices http_services_;
   boost::asio::ip::tcp::acceptor ingest_acceptor_;
   boost::asio::ip::tcp::acceptor http_acceptor_;

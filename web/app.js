@@ -26,6 +26,9 @@ const serverStatus = $('#server-status');
 const list = $('#devices');
 const empty = $('#empty');
 const template = $('#device-template');
+const loginForm = $('#login');
+const loginError = loginForm.querySelector('.login-error');
+const who = $('#who');
 
 // ------------------------------------------------------------ preferences
 
@@ -89,6 +92,8 @@ const app = {
   outputStepUps: 0, // times the output buffer was enlarged after glitches
   autoSelect: false, // started with nothing selected: take the first device that comes online
   lobby: null, // a connection for the device list while nothing is listened to
+  session: null, // GET /api/session: who this page listens as (null until known)
+  sessionCheckedAt: -Infinity,
   serverName: '',
   devices: new Map(), // id → Device
 };
@@ -408,6 +413,7 @@ function updateDevices(devices) {
 // The lobby: a connection that only reads the device list, open while no
 // device is listened to (each listening connection brings the list too).
 function updateLobby() {
+  if (app.session === null) return; // not allowed in (yet): checkSession() decides
   const listening = [...app.devices.values()].some((d) => d.client);
   if (!listening && !app.lobby) {
     app.lobby = new StreamClient({
@@ -437,13 +443,91 @@ function serverState() {
 }
 
 function updateServerStatus() {
+  if (app.session === null) return; // checkSession() says what is wrong
   const s = serverState();
+  // A connection that keeps failing may mean the session ended: ask.
+  if (s.state === 'waiting') recheckSession();
   serverStatus.dataset.state = s.state;
   if (s.state === 'open') serverStatus.textContent = `connected${app.serverName ? ` to ${app.serverName}` : ''}`;
   else if (s.state === 'waiting') {
     serverStatus.textContent = `server unreachable: retrying in ${Math.max(0, (s.retryAt - Date.now()) / 1000).toFixed(1)} s`;
   } else serverStatus.textContent = 'connecting to the server…';
 }
+
+// ------------------------------------------------------------ who is listening
+
+// Asks the server who this page is (docs/server.md, "Accounts"): logged in
+// (or on a server without accounts, this machine) → connect; 401 → the
+// login form; anything else → what the server said.
+async function checkSession() {
+  app.sessionCheckedAt = performance.now();
+  let res;
+  let body = {};
+  try {
+    res = await fetch('/api/session', { cache: 'no-store' });
+    body = await res.json().catch(() => ({}));
+  } catch (e) {
+    // The server is unreachable: the connections' own retries report it.
+    if (app.session === null) app.session = { accounts: false };
+    updateLobby();
+    return;
+  }
+  if (res.ok) {
+    app.session = body;
+    loginForm.hidden = true;
+    who.hidden = !body.accounts;
+    who.querySelector('.user').textContent = body.user || '';
+    updateLobby();
+    return;
+  }
+  app.session = null;
+  for (const d of app.devices.values()) d.stopListening();
+  if (app.lobby) app.lobby.stop();
+  app.lobby = null;
+  if (res.status === 401) {
+    loginForm.hidden = false;
+    serverStatus.dataset.state = 'login';
+    serverStatus.textContent = 'log in to listen';
+    loginForm.elements.user.focus();
+  } else {
+    serverStatus.dataset.state = 'refused';
+    serverStatus.textContent = body.error || `the server refused: HTTP ${res.status}`;
+  }
+}
+
+function recheckSession() {
+  if (performance.now() - app.sessionCheckedAt > 5000) checkSession();
+}
+
+loginForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const button = loginForm.querySelector('button');
+  button.disabled = true;
+  loginError.textContent = '';
+  try {
+    const res = await fetch('/api/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user: loginForm.elements.user.value, password: loginForm.elements.password.value }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      loginError.textContent = body.error || `login failed: HTTP ${res.status}`;
+      return;
+    }
+    loginForm.elements.password.value = '';
+    await checkSession();
+  } catch (err) {
+    loginError.textContent = `cannot reach the server: ${err.message}`;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$('#logout').addEventListener('click', async () => {
+  await fetch('/api/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }).catch(() => {});
+  checkSession();
+});
 
 // ------------------------------------------------------------ audio
 
@@ -722,5 +806,5 @@ window.micstream = {
   codecName,
 };
 
-updateLobby();
+checkSession();
 updateAudioStatus();

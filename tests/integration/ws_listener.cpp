@@ -148,8 +148,10 @@ WsListener::WsListener(std::uint16_t http_port, ListenerOptions options) : impl_
       t.idle_timeout = websocket::stream_base::none();
       t.keep_alive_pings = false;
       im.ws.set_option(t);
-      im.ws.set_option(websocket::stream_base::decorator(
-          [](websocket::request_type& req) { req.set(beast::http::field::user_agent, "micstream-itest"); }));
+      im.ws.set_option(websocket::stream_base::decorator([headers = options.headers](websocket::request_type& req) {
+        req.set(beast::http::field::user_agent, "micstream-itest");
+        for (const auto& [name, value] : headers) req.set(name, value);
+      }));
       // A close frame is recorded when it arrives, even if the TCP teardown
       // after it fails (a server that closes without waiting for our answer).
       im.ws.control_callback([&im](websocket::frame_type kind, beast::string_view) {

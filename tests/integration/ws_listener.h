@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -57,6 +58,7 @@ struct ListenerOptions {
   /// server's auto-sized send buffer small on loopback (its MSS is ~64 KiB).
   int max_segment = 0;
   Millis connect_timeout = 3s;
+  std::map<std::string, std::string> headers{};  ///< added to the upgrade request (Cookie, Authorization)
 };
 
 /// The options a stalled listener uses: measured on Linux 6 loopback, a
