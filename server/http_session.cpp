@@ -6,6 +6,7 @@
 #include <variant>
 
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
@@ -17,6 +18,7 @@
 #include "listener_session.h"
 #include "request_guard.h"
 #include "static_files.h"
+#include "tls_identity.h"
 
 namespace micstream::server {
 
@@ -117,7 +119,7 @@ std::optional<Response> guard_request(const Request& req, const RequestGuard& gu
 
 // Who may call what: the one table of the HTTP port's owners (docs/server.md,
 // "Who may call what"). The page's files, /api/health, /api/session, the
-// login and logout, and /firmware/ (devices fetch their updates) are open.
+// login and logout, /ca.crt and /firmware/ (devices fetch their updates) are open.
 Need need_of(const Request& req, std::string_view path) {
   if (websocket::is_upgrade(req) || path == "/ws" || path == "/api/devices") return Need::listen;
   if (path == "/metrics" || (req.method() == http::verb::post && path.starts_with("/api/devices/"))) return Need::admin;
@@ -131,9 +133,25 @@ bool wants_basic_challenge(const Request& req) {
   return mode.empty() || mode == "navigate";
 }
 
-std::string session_cookie(std::string_view token, std::chrono::seconds max_age) {
+std::string session_cookie(std::string_view token, std::chrono::seconds max_age, bool encrypted) {
   return std::string(Access::kCookieName) + "=" + std::string(token) + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
-         std::to_string(max_age.count());
+         std::to_string(max_age.count()) + (encrypted ? "; Secure" : "");
+}
+
+// With HTTPS on, plain HTTP carries only what holds no secret and what must
+// work before a phone trusts the CA: the CA itself, health, the devices'
+// firmware downloads. A page opened as http://localhost keeps plain HTTP (a
+// secure context already, and no network to cross). Everything else is sent
+// to https.
+bool served_in_the_clear(const Request& req, std::string_view path) {
+  return RequestGuard::host_is_loopback(req[http::field::host]) || path == "/ca.crt" || path == "/api/health" ||
+         path.starts_with("/firmware/");
+}
+
+Response redirect_to_https(const Request& req) {
+  auto res = error_response(req, http::status::permanent_redirect, "this server is served over https");
+  res.set(http::field::location, "https://" + std::string(req[http::field::host]) + std::string(req.target()));
+  return res;
 }
 
 Response refuse(const Request& req, const Identity& caller, Need need) {
@@ -151,7 +169,9 @@ Response refuse(const Request& req, const Identity& caller, Need need) {
                                 : caller.status == Status::unknown_session ? "the session has ended: log in again"
                                                                            : "wrong user name or password");
       if (wants_basic_challenge(req)) res.set(http::field::www_authenticate, R"(Basic realm="micstream", charset="UTF-8")");
-      if (caller.status == Status::unknown_session) res.set(http::field::set_cookie, session_cookie("", std::chrono::seconds(0)));
+      if (caller.status == Status::unknown_session) {
+        res.set(http::field::set_cookie, session_cookie("", std::chrono::seconds(0), false));
+      }
       return res;
     }
     case Status::throttled: {
@@ -185,7 +205,8 @@ nlohmann::json session_json(const Identity& caller, bool has_accounts) {
 }
 
 // POST /api/login {"user": "alice", "password": "..."}: a session cookie.
-asio::awaitable<Response> post_login(const Request& req, Access& access, const asio::ip::address& peer) {
+asio::awaitable<Response> post_login(const Request& req, Access& access, const asio::ip::address& peer,
+                                     bool encrypted) {
   const auto body = nlohmann::json::parse(req.body(), nullptr, /*allow_exceptions=*/false);
   const auto user = body.is_object() ? body.find("user") : body.end();
   const auto password = body.is_object() ? body.find("password") : body.end();
@@ -198,7 +219,7 @@ asio::awaitable<Response> post_login(const Request& req, Access& access, const a
   LoginResult result = co_await access.login(std::move(name), std::move(secret), peer);
   if (!result.identity.ok()) co_return refuse(req, result.identity, Need::listen);
   auto res = make_response(req, http::status::ok, json_text(session_json(result.identity, true)) + "\n", "application/json");
-  res.set(http::field::set_cookie, session_cookie(result.token, SessionStore::kMaxLifetime));
+  res.set(http::field::set_cookie, session_cookie(result.token, SessionStore::kMaxLifetime, encrypted));
   co_return res;
 }
 
@@ -251,7 +272,7 @@ Response post_config(const Request& req, Hub& hub, const User& caller, std::stri
   return make_response(req, http::status::ok, json_text({{"sent", true}}) + "\n", "application/json");
 }
 
-Reply route(const Request& req, const HttpServices& services, const Identity& caller) {
+Reply route(const Request& req, const HttpServices& services, const Identity& caller, bool encrypted) {
   Hub& hub = services.hub;
   const std::string_view path = req.target().substr(0, req.target().find('?'));
   constexpr std::string_view kDevicesPrefix = "/api/devices/";
@@ -264,7 +285,7 @@ Reply route(const Request& req, const HttpServices& services, const Identity& ca
   if (req.method() == http::verb::post && path == "/api/logout") {
     services.access.logout(req[http::field::cookie]);
     auto res = make_response(req, http::status::ok, json_text({{"logged_out", true}}) + "\n", "application/json");
-    res.set(http::field::set_cookie, session_cookie("", std::chrono::seconds(0)));
+    res.set(http::field::set_cookie, session_cookie("", std::chrono::seconds(0), encrypted));
     return res;
   }
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
@@ -295,6 +316,14 @@ Reply route(const Request& req, const HttpServices& services, const Identity& ca
                          "text/plain; version=0.0.4");
   }
   if (path == "/ws") return error_response(req, http::status::upgrade_required, "/ws is a WebSocket endpoint");
+  if (path == "/ca.crt") {
+    if (services.tls_identity == nullptr || !services.tls_identity->has_local_ca()) {
+      return error_response(req, http::status::not_found, "this server has no local CA (no --tls-dir)");
+    }
+    const auto& der = services.tls_identity->ca_certificate_der();
+    // DER under this type is what iOS and Android offer to install as a CA.
+    return make_response(req, http::status::ok, std::string(der.begin(), der.end()), "application/x-x509-ca-cert");
+  }
   constexpr std::string_view kFirmwarePrefix = "/firmware/";
   if (path.starts_with(kFirmwarePrefix)) {
     if (services.firmware == nullptr) return error_response(req, http::status::not_found, "no --firmware-dir");
@@ -306,23 +335,55 @@ Reply route(const Request& req, const HttpServices& services, const Identity& ca
 
 }  // namespace
 
-asio::awaitable<void> serve_http(tcp::socket socket, ConnectionLimits::Slot slot, HttpServices& services) {
+namespace {
+
+// Who is at the other end of one HTTP connection.
+struct Peer {
+  std::string name;            // address:port, for the log
+  asio::ip::address address;   // unspecified when unknown: no loopback rights
+  bool encrypted = false;      // came over TLS
+};
+
+ListenerTransport release_transport(beast::tcp_stream& stream) { return ListenerTransport(stream.release_socket()); }
+ListenerTransport release_transport(TlsStream& stream) { return ListenerTransport(std::move(stream)); }
+
+// The end of a connection. TLS answers a peer's close_notify with its own
+// (a careful client reports a truncated stream otherwise); it does not start
+// one, which would wait on a read of its own.
+asio::awaitable<void> finish(beast::tcp_stream& stream, bool /*peer_ended*/) {
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  co_return;
+}
+asio::awaitable<void> finish(TlsStream& stream, bool peer_ended) {
+  if (peer_ended) {
+    stream.next_layer().expires_after(std::chrono::seconds(1));
+    co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
+  }
+  boost::system::error_code ignored;
+  stream.next_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+// Requests on one connection, plain or TLS, until it closes or upgrades.
+template <class Stream>
+asio::awaitable<void> serve_requests(Stream& stream, beast::flat_buffer& buffer, ConnectionLimits::Slot slot,
+                                     HttpServices& services, const Peer& connection) {
   Hub& hub = services.hub;
-  beast::tcp_stream stream(std::move(socket));
-  beast::flat_buffer buffer;
-  boost::system::error_code ec;
-  const auto endpoint = stream.socket().remote_endpoint(ec);
-  const std::string peer = ec ? "unknown peer" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-  const asio::ip::address address = endpoint.address();  // unspecified when unknown: no loopback rights
+  const std::string& peer = connection.name;
+  const asio::ip::address& address = connection.address;
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  bool peer_ended = false;
 
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kMaxRequestBytes);
     parser.body_limit(kMaxRequestBytes);
-    stream.expires_after(kIdleTimeout);
+    tcp_layer.expires_after(kIdleTimeout);
     auto [read_ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (read_ec) {
-      if (read_ec != http::error::end_of_stream && read_ec != beast::error::timeout) {
+      peer_ended = read_ec == http::error::end_of_stream;
+      if (read_ec != http::error::end_of_stream && read_ec != beast::error::timeout &&
+          read_ec != asio::ssl::error::stream_truncated) {
         spdlog::debug("http {}: {}", peer, read_ec.message());
         // A request we could not parse gets a 400 before the connection closes.
         if (read_ec.category() == http::make_error_code(http::error::bad_target).category()) {
@@ -344,6 +405,12 @@ asio::awaitable<void> serve_http(tcp::socket socket, ConnectionLimits::Slot slot
     }
 
     const std::string_view path = req.target().substr(0, req.target().find('?'));
+    if (services.tls != nullptr && !connection.encrypted && !served_in_the_clear(req, path)) {
+      Response moved = redirect_to_https(req);
+      auto [write_ec, written] = co_await http::async_write(stream, moved, asio::as_tuple(asio::use_awaitable));
+      if (write_ec || !moved.keep_alive()) break;
+      continue;
+    }
     const Need need = need_of(req, path);
     Identity caller;
     if (need != Need::anyone || path == "/api/session") {
@@ -372,17 +439,19 @@ asio::awaitable<void> serve_http(tcp::socket socket, ConnectionLimits::Slot slot
       const std::string device = query_param(req.target(), "device");
       // Beast validates the upgrade and answers 101; from then on the listener
       // session frames its own messages so each audio frame is built once for all.
-      stream.expires_never();
-      websocket::stream<beast::tcp_stream> ws(std::move(stream));
-      ws.set_option(websocket::stream_base::decorator(
-          [](websocket::response_type& res) { res.set(http::field::server, kServerName); }));
-      auto [accept_ec] = co_await ws.async_accept(req, asio::as_tuple(asio::use_awaitable));
-      if (accept_ec) {
-        spdlog::info("listener {} refused: WebSocket handshake failed: {}", peer, accept_ec.message());
-        co_return;
+      tcp_layer.expires_never();
+      {
+        websocket::stream<Stream&> ws(stream);
+        ws.set_option(websocket::stream_base::decorator(
+            [](websocket::response_type& res) { res.set(http::field::server, kServerName); }));
+        auto [accept_ec] = co_await ws.async_accept(req, asio::as_tuple(asio::use_awaitable));
+        if (accept_ec) {
+          spdlog::info("listener {} refused: WebSocket handshake failed: {}", peer, accept_ec.message());
+          co_return;
+        }
       }
       std::string leftover(static_cast<const char*>(buffer.data().data()), buffer.size());
-      auto session = std::make_shared<ListenerSession>(ws.next_layer().release_socket(), std::move(slot), hub,
+      auto session = std::make_shared<ListenerSession>(release_transport(stream), std::move(slot), hub,
                                                         std::move(caller.user), std::move(leftover));
       session->start(device);
       co_return;
@@ -392,14 +461,14 @@ asio::awaitable<void> serve_http(tcp::socket socket, ConnectionLimits::Slot slot
     // around a co_await inside larger expressions.
     Reply reply;
     if (req.method() == http::verb::post && path == "/api/login") {
-      Response answer = co_await post_login(req, services.access, address);
+      Response answer = co_await post_login(req, services.access, address, connection.encrypted);
       reply = std::move(answer);
     } else {
-      reply = route(req, services, caller);
+      reply = route(req, services, caller, connection.encrypted);
     }
     // A client that stops reading a long reply is cut after this, holding no
     // more than its socket's buffers and one chunk of the file meanwhile.
-    stream.expires_after(kWriteTimeout);
+    tcp_layer.expires_after(kWriteTimeout);
     boost::system::error_code write_ec;
     bool keep_alive = false;
     if (auto* file = std::get_if<FileResponse>(&reply)) {
@@ -416,7 +485,40 @@ asio::awaitable<void> serve_http(tcp::socket socket, ConnectionLimits::Slot slot
     }
     if (!keep_alive) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  co_await finish(stream, peer_ended);
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_http(tcp::socket socket, ConnectionLimits::Slot slot, HttpServices& services) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  const auto endpoint = stream.socket().remote_endpoint(ec);
+  Peer peer{ec ? "unknown peer" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port()),
+            endpoint.address(), false};
+  if (services.tls == nullptr) {
+    co_await serve_requests(stream, buffer, std::move(slot), services, peer);
+    co_return;
+  }
+  // One port for both: a TLS ClientHello starts with a handshake record, HTTP with a method.
+  stream.expires_after(kIdleTimeout);
+  auto [detect_ec, is_tls] = co_await beast::async_detect_ssl(stream, buffer, asio::as_tuple(asio::use_awaitable));
+  if (detect_ec) co_return;
+  if (!is_tls) {
+    co_await serve_requests(stream, buffer, std::move(slot), services, peer);
+    co_return;
+  }
+  TlsStream tls(std::move(stream), *services.tls);
+  auto [handshake_ec, used] =
+      co_await tls.async_handshake(asio::ssl::stream_base::server, buffer.data(), asio::as_tuple(asio::use_awaitable));
+  if (handshake_ec) {
+    spdlog::debug("https {}: TLS handshake failed: {}", peer.name, handshake_ec.message());
+    co_return;
+  }
+  buffer.consume(used);
+  peer.encrypted = true;
+  co_await serve_requests(tls, buffer, std::move(slot), services, peer);
 }
 
 }  // namespace micstream::server

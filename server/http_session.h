@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "admission.h"
 
@@ -12,6 +13,7 @@ class Access;
 class Hub;
 class RequestGuard;
 class StaticFolder;
+class TlsIdentity;
 
 /// What the HTTP side serves; the folders are null when not configured.
 struct HttpServices {
@@ -20,6 +22,8 @@ struct HttpServices {
   Access& access;
   const StaticFolder* page = nullptr;      ///< --web-root
   const StaticFolder* firmware = nullptr;  ///< --firmware-dir, at /firmware/
+  boost::asio::ssl::context* tls = nullptr;      ///< HTTPS on the same port, when configured
+  const TlsIdentity* tls_identity = nullptr;     ///< its certificates (the CA offered at /ca.crt)
 };
 
 /// Serves one HTTP connection until it closes or upgrades to a WebSocket;

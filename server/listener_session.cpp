@@ -25,20 +25,20 @@ constexpr auto kSilenceLimit = std::chrono::seconds(45);
 constexpr std::size_t kMaxPingIdLength = 64;
 }
 
-ListenerSession::ListenerSession(tcp::socket socket, ConnectionLimits::Slot slot, Hub& hub, User user,
+ListenerSession::ListenerSession(ListenerTransport transport, ConnectionLimits::Slot slot, Hub& hub, User user,
                                  std::string leftover)
-    : socket_(std::move(socket)),
+    : transport_(std::move(transport)),
       slot_(std::move(slot)),
       hub_(hub),
       user_(std::move(user)),
       leftover_(std::move(leftover)),
       last_progress_at_(std::chrono::steady_clock::now()),
       last_heard_at_(last_progress_at_),
-      keepalive_timer_(socket_.get_executor()) {
+      keepalive_timer_(transport_.get_executor()) {
   boost::system::error_code ec;
-  const auto endpoint = socket_.remote_endpoint(ec);
+  const auto endpoint = transport_.socket().remote_endpoint(ec);
   peer_ = ec ? std::string("unknown peer") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-  socket_.set_option(tcp::no_delay(true), ec);
+  transport_.socket().set_option(tcp::no_delay(true), ec);
 }
 
 ListenerSession::~ListenerSession() { finish(); }
@@ -50,8 +50,8 @@ void ListenerSession::start(const std::string& device_id) {
   send_json({{"type", "welcome"}, {"server", "micstream-server " MICSTREAM_VERSION}, {"server_time_us", now_unix_us()}});
   send_json(hub_.devices_message(user_));
   hub_.subscribe(*this, device_id);
-  spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, "reading listener " + peer_);
-  spawn(socket_.get_executor(), [self = shared_from_this()] { return self->keepalive(); }, "watching listener " + peer_);
+  spawn(transport_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, "reading listener " + peer_);
+  spawn(transport_.get_executor(), [self = shared_from_this()] { return self->keepalive(); }, "watching listener " + peer_);
 }
 
 void ListenerSession::deliver_audio(const std::shared_ptr<const std::string>& frame, std::uint32_t duration_us) {
@@ -155,7 +155,7 @@ void ListenerSession::write_next() {
     queue_.pop_front();
   }
   writing_ = true;
-  asio::async_write(socket_, gather_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+  asio::async_write(transport_, gather_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
     self->writing_ = false;
     self->in_flight_.clear();
     self->hub_.metrics().bytes_out += n;
@@ -163,16 +163,14 @@ void ListenerSession::write_next() {
     if (ec) {
       if (ec != asio::error::operation_aborted) spdlog::info("listener {} write failed: {}", self->peer_, ec.message());
       self->closing_ = true;
-      boost::system::error_code ignored;
-      self->socket_.close(ignored);
+      self->transport_.close();
       return;
     }
     if (self->queue_.empty()) {
       if (self->closing_) {
-        // The close frame is out: half-close, and let the read loop see the
-        // listener's own close and end of stream (a clean close for browsers).
-        boost::system::error_code ignored;
-        self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
+        // The close frame is out: let the read loop see the listener's own
+        // close and end of stream (a clean close for browsers).
+        self->transport_.finish_sending();
         return;
       }
     }
@@ -186,8 +184,7 @@ void ListenerSession::close(WsCloseCode code, std::string_view reason) {
   if (code == WsCloseCode::policy_violation) {
     // Too slow to take even a close frame: cut it.
     closing_ = true;
-    boost::system::error_code ignored;
-    socket_.close(ignored);
+    transport_.close();
     return;
   }
   // Waiting audio is dropped; the close frame goes out after what is in flight.
@@ -257,9 +254,12 @@ asio::awaitable<void> ListenerSession::read_loop() {
       }
     }
     // Reading goes on while closing, to the listener's end of stream.
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await transport_.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::eof && !writing_) co_await transport_.answer_end_of_stream();
     if (ec) {
-      if (ec != asio::error::eof && ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
+      // A TLS peer that closes without close_notify (browsers do) is an end of stream too.
+      if (ec != asio::error::eof && ec != asio::error::operation_aborted && ec != asio::error::connection_reset &&
+          ec != asio::ssl::error::stream_truncated) {
         spdlog::info("listener {} read failed: {}", peer_, ec.message());
       }
       break;
@@ -267,8 +267,7 @@ asio::awaitable<void> ListenerSession::read_loop() {
     last_heard_at_ = std::chrono::steady_clock::now();
     pending.assign(reinterpret_cast<const char*>(buffer.data()), n);
   }
-  boost::system::error_code ignored;
-  socket_.close(ignored);  // cancels a write still in flight to a listener that is gone
+  transport_.close();  // cancels a write still in flight to a listener that is gone
   keepalive_timer_.cancel();  // so the session (and its connection slot) goes now
   spdlog::info("listener {} disconnected after skipping {} frames", peer_, skipped_total_);
   finish();

@@ -80,6 +80,17 @@ int main(int argc, char** argv) {
                  "TOML file of the page's users (see docs/server.md, \"Accounts\"); without it only this machine "
                  "may listen")
       ->check(CLI::ExistingFile);
+  auto* tls_dir = app.add_option("--tls-dir", options.tls_dir,
+                                 "Serve https too, on the HTTP port, with a local CA kept in this folder (made on first "
+                                 "start; install its /ca.crt once on each phone)");
+  auto* tls_cert = app.add_option("--tls-cert", options.tls_cert,
+                                  "Serve https with this certificate chain (PEM) instead of a local CA")
+                       ->check(CLI::ExistingFile);
+  auto* tls_key = app.add_option("--tls-key", options.tls_key, "The private key (PEM) of --tls-cert")
+                      ->check(CLI::ExistingFile);
+  tls_cert->needs(tls_key);
+  tls_key->needs(tls_cert);
+  tls_dir->excludes(tls_cert);
   app.add_flag("--allow-unknown-devices", options.allow_unknown_devices,
                "Accept devices that have no secret in --secrets, without proof (for demos)");
   app.add_option("--listener-queue-ms", options.listener_queue_ms,

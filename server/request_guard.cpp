@@ -57,6 +57,14 @@ bool RequestGuard::host_allowed(std::string_view host) const {
   return std::find(names_.begin(), names_.end(), name) != names_.end();
 }
 
+bool RequestGuard::host_is_loopback(std::string_view host) {
+  const std::string name = host_without_port(host);
+  if (name == "localhost") return true;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(name, ec);
+  return !ec && address.is_loopback();
+}
+
 bool RequestGuard::origin_allowed(std::string_view origin, std::string_view host) {
   if (origin.empty()) return true;  // not sent by a browser's cross-site request
   const std::string o = lower(origin);

@@ -18,6 +18,9 @@ class RequestGuard {
 
   /// A Host header naming this server (port ignored).
   [[nodiscard]] bool host_allowed(std::string_view host) const;
+  /// A Host that only this machine reaches it by (localhost, 127.0.0.0/8, ::1):
+  /// browsers treat such a page as a secure context over plain http.
+  [[nodiscard]] static bool host_is_loopback(std::string_view host);
   /// An Origin header (absent: empty) allowed for a request sent to host.
   [[nodiscard]] static bool origin_allowed(std::string_view origin, std::string_view host);
 

@@ -54,7 +54,33 @@ Server::Server(asio::io_context& io, const Options& options, Secrets secrets, st
       stop_timer_(io) {
   if (!options.web_root.empty()) http_services_.page = &page_.emplace(options.web_root);
   if (!options.firmware_dir.empty()) http_services_.firmware = &firmware_.emplace(options.firmware_dir);
+  set_up_tls();
   fit_limits_to_descriptors();
+}
+
+void Server::set_up_tls() {
+  if (!options_.tls_cert.empty()) {
+    tls_identity_.emplace(TlsIdentity::load_files(options_.tls_cert, options_.tls_key));
+    spdlog::info("https: certificate {} (SHA-256 {})", options_.tls_cert.string(),
+                 tls_identity_->leaf_sha256_fingerprint());
+  } else if (!options_.tls_dir.empty()) {
+    ServerNames names = local_server_names();
+    names.dns.insert(names.dns.end(), options_.server_names.begin(), options_.server_names.end());
+    tls_identity_.emplace(TlsIdentity::load_or_create(options_.tls_dir, names));
+    const TlsIdentity& id = *tls_identity_;
+    spdlog::info("https: local CA in {}{}; trust it once on each phone from http://<this machine>:{}/ca.crt "
+                 "(SHA-256 {}); server certificate {}(SHA-256 {})",
+                 options_.tls_dir.string(), id.made_new_ca() ? " (new)" : "", http_port(), id.ca_sha256_fingerprint(),
+                 id.made_new_leaf() ? "made now " : "", id.leaf_sha256_fingerprint());
+  } else {
+    if (!options_.users_file.empty()) {
+      spdlog::warn("--users without https (--tls-dir or --tls-cert): passwords and session cookies cross the "
+                   "network in the clear");
+    }
+    return;
+  }
+  http_services_.tls = &tls_context_.emplace(tls_identity_->make_server_context());
+  http_services_.tls_identity = &*tls_identity_;
 }
 
 // Connections beyond the descriptor limit would fail at accept for everyone:

@@ -15,6 +15,7 @@
 #include "request_guard.h"
 #include "secrets.h"
 #include "static_files.h"
+#include "tls_identity.h"
 
 namespace micstream::server {
 
@@ -38,6 +39,7 @@ class Server {
   void on_http_connection(boost::asio::ip::tcp::socket socket);
   void on_device_connection(boost::asio::ip::tcp::socket socket);
   void fit_limits_to_descriptors();
+  void set_up_tls();
   boost::asio::awaitable<void> drain();
 
   boost::asio::io_context& io_;
@@ -47,6 +49,8 @@ class Server {
   Hub hub_;
   std::optional<StaticFolder> page_;
   std::optional<StaticFolder> firmware_;
+  std::optional<TlsIdentity> tls_identity_;
+  std::optional<boost::asio::ssl::context> tls_context_;  // outlives every TLS stream: the server does
   ConnectionLimits http_limits_;
   ConnectionLimits device_limits_;
   HelloThrottle hello_throttle_;
