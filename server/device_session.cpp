@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "device_stream.h"
+#include "device_tls.h"
 #include "hub.h"
 #include "micstream/auth.h"
 #include "secrets.h"
@@ -37,18 +38,19 @@ std::string printable(std::string_view text) {
 }  // namespace
 
 DeviceSession::DeviceSession(tcp::socket socket, ConnectionLimits::Slot slot, Hub& hub, const Secrets& secrets,
-                             HelloThrottle& throttle)
-    : socket_(std::move(socket)),
+                             HelloThrottle& throttle, asio::ssl::context* tls)
+    : transport_(std::move(socket)),
+      tls_(tls),
       slot_(std::move(slot)),
       hub_(hub),
       secrets_(secrets),
       throttle_(throttle),
-      deadline_(socket_.get_executor()) {
+      deadline_(transport_.get_executor()) {
   boost::system::error_code ec;
-  const auto endpoint = socket_.remote_endpoint(ec);
+  const auto endpoint = transport_.socket().remote_endpoint(ec);
   address_ = ec ? std::string("unknown") : address_key(endpoint.address());
   peer_ = ec ? std::string("unknown peer") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-  socket_.set_option(tcp::no_delay(true), ec);
+  transport_.socket().set_option(tcp::no_delay(true), ec);
 }
 
 DeviceSession::~DeviceSession() {
@@ -64,18 +66,90 @@ void DeviceSession::start() {
   registered_ = true;
   ++hub_.metrics().device_connections;
   spdlog::info("device link {} opened", peer_);
+  extend_deadline(hub_.options().hello_timeout_ms);  // the TLS handshake counts against it too
+  spawn(transport_.get_executor(), [self = shared_from_this()] { return self->watchdog(); }, "watching " + who());
+  spawn(transport_.get_executor(), [self = shared_from_this()] { return self->open_link(); }, "opening " + who());
+}
+
+// Every link starts with a plain WELCOME: a plain v1 device answers it with
+// HELLO; a TLS device reads past it and starts a TLS-PSK handshake, inside
+// which the session starts afresh (docs/protocol.md, "TLS"). No guessing by
+// timing, and plain devices see exactly what they always did.
+asio::awaitable<void> DeviceSession::open_link() {
+  auto self = shared_from_this();
+  const Options& options = hub_.options();
+  link_ready_ = true;
+  send_welcome_now();
+  if (closed_ || tls_ == nullptr) co_return co_await read_loop();
+  const FirstByte first = co_await first_byte();
+  if (closed_) co_return;
+  if (first == FirstByte::tls) {
+    link_ready_ = false;
+    transport_.start_tls(*tls_);
+    auto [ec] = co_await transport_.tls()->async_handshake(asio::ssl::stream_base::server,
+                                                            asio::as_tuple(asio::use_awaitable));
+    if (closed_) co_return;
+    if (ec) {
+      // A wrong or unknown key is what a guesser (or a rogue client) makes: counted and budgeted.
+      ++hub_.metrics().auth_failures;
+      throttle_.by_address.record_failure(address_, std::chrono::steady_clock::now());
+      if (throttle_.log.allow(std::chrono::steady_clock::now())) {
+        const std::size_t held_back = throttle_.log.take_suppressed();
+        spdlog::warn("{} refused: TLS handshake failed ({}): a wrong secret, an unknown id, or not a device{}", who(),
+                     ec.message(), held_back ? fmt::format(" ({} similar lines not logged)", held_back) : "");
+      }
+      close_now();
+      co_return;
+    }
+    tls_identity_ = psk_identity(*transport_.tls());
+    spdlog::info("{}: TLS link for device {}", who(), tls_identity_);
+    link_ready_ = true;
+    send_welcome();  // a fresh nonce, inside TLS
+  } else if (first == FirstByte::plain && !(options.allow_plain_devices || options.allow_unknown_devices)) {
+    fail(Errc::tls_required, "this server takes TLS links only (docs/protocol.md, \"TLS\")");
+  }
+  co_await read_loop();
+}
+
+// The device's first byte, peeked (left for whoever reads next); none when
+// the link closes or the HELLO deadline ends it first.
+asio::awaitable<DeviceSession::FirstByte> DeviceSession::first_byte() {
+  auto& socket = transport_.socket();
+  auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return FirstByte::none;
+  unsigned char first = 0;
+  const std::size_t n = socket.receive(asio::buffer(&first, 1), tcp::socket::message_peek, ec);
+  if (ec || n != 1) co_return FirstByte::none;
+  co_return first == kTlsHandshakeRecord ? FirstByte::tls : FirstByte::plain;
+}
+
+// The plain WELCOME, written at once: a fresh socket's buffer always takes
+// it, and nothing may be in flight when the link turns to TLS.
+void DeviceSession::send_welcome_now() {
+  const std::string welcome = make_welcome();
+  if (welcome.empty()) return;
+  boost::system::error_code ec;
+  auto& socket = transport_.socket();
+  socket.non_blocking(true, ec);
+  const std::size_t n = ec ? 0 : socket.write_some(asio::buffer(welcome), ec);
+  if (ec || n != welcome.size()) {
+    spdlog::info("{}: WELCOME not sent: {}", who(), ec ? ec.message() : "short write");
+    close_now();
+  }
+}
+
+std::string DeviceSession::make_welcome() {
   if (RAND_bytes(nonce_, sizeof nonce_) != 1) {
     fail(Errc::crypto_failure, "could not draw a nonce");
-  } else {
-    proto::Welcome welcome;
-    std::copy(std::begin(nonce_), std::end(nonce_), welcome.nonce);
-    welcome.server_time_us = now_unix_us();
-    send(encode_frame(welcome));
-    extend_deadline(hub_.options().hello_timeout_ms);
+    return {};
   }
-  spawn(socket_.get_executor(), [self = shared_from_this()] { return self->read_loop(); }, "reading " + who());
-  spawn(socket_.get_executor(), [self = shared_from_this()] { return self->watchdog(); }, "watching " + who());
+  proto::Welcome welcome;
+  std::copy(std::begin(nonce_), std::end(nonce_), welcome.nonce);
+  welcome.server_time_us = now_unix_us();
+  return encode_frame(welcome);
 }
+
+void DeviceSession::send_welcome() { send(make_welcome()); }
 
 void DeviceSession::extend_deadline(std::uint32_t ms) {
   deadline_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -105,7 +179,7 @@ asio::awaitable<void> DeviceSession::read_loop() {
   auto self = shared_from_this();
   std::array<std::uint8_t, 16384> buffer{};
   while (!closing_) {
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] = co_await transport_.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (!closing_) {
         const bool mid_frame = !parser_.idle();
@@ -192,6 +266,11 @@ void DeviceSession::handle(const proto::FrameView& frame, std::uint64_t arrival_
 
 void DeviceSession::on_hello(const proto::Hello& hello) {
   const std::string id(hello.device_id.view());
+  if (transport_.encrypted() && id != tls_identity_) {
+    ++hub_.metrics().auth_failures;
+    fail(Errc::auth_failed, "HELLO names device " + id + " but the TLS link was made with " + tls_identity_ + "'s key");
+    return;
+  }
   const std::string* secret = secrets_.find(id);
   const auto now = std::chrono::steady_clock::now();
   bool proven = false;
@@ -269,6 +348,11 @@ void DeviceSession::send_config(const proto::Config& config) {
 
 void DeviceSession::fail(Errc code, std::string_view reason) {
   if (closing_ || closed_) return;
+  if (!link_ready_) {  // mid-handshake: no frame can be written, the link just ends
+    spdlog::warn("{} closed: {}", who(), reason);
+    close_now();
+    return;
+  }
   closing_ = true;
   // Refused HELLOs are what a flood or a guesser makes: their lines are budgeted.
   const bool refused_hello = code == Errc::auth_failed || code == Errc::unknown_device;
@@ -299,13 +383,13 @@ void DeviceSession::send(std::string bytes) {
 }
 
 void DeviceSession::write_next() {
-  if (writing_ || closed_) return;
+  if (writing_ || closed_ || !link_ready_) return;
   if (outbox_.empty()) {
     if (closing_) close_now();
     return;
   }
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(outbox_.front()),
+  asio::async_write(transport_, asio::buffer(outbox_.front()),
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                       self->writing_ = false;
                       self->outbox_bytes_ -= self->outbox_.front().size();
@@ -324,8 +408,8 @@ void DeviceSession::close_now() {
   closed_ = true;
   closing_ = true;
   boost::system::error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  transport_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  transport_.close();
   deadline_.cancel();
 }
 

@@ -15,6 +15,7 @@
 #include <boost/asio.hpp>
 
 #include "admission.h"
+#include "transport.h"
 #include "micstream/frame_parser.h"
 #include "micstream/protocol.h"
 
@@ -26,8 +27,9 @@ class Secrets;
 
 class DeviceSession : public std::enable_shared_from_this<DeviceSession> {
  public:
+  /// tls: the device port's TLS-PSK context (device_tls.h), nullptr for plain links only.
   DeviceSession(boost::asio::ip::tcp::socket socket, ConnectionLimits::Slot slot, Hub& hub, const Secrets& secrets,
-                HelloThrottle& throttle);
+                HelloThrottle& throttle, boost::asio::ssl::context* tls);
   ~DeviceSession();
 
   void start();
@@ -44,6 +46,12 @@ class DeviceSession : public std::enable_shared_from_this<DeviceSession> {
   void detach_from_hub() { registered_ = false; }
 
  private:
+  enum class FirstByte { tls, plain, none };
+  boost::asio::awaitable<void> open_link();
+  boost::asio::awaitable<FirstByte> first_byte();
+  void send_welcome_now();
+  void send_welcome();
+  [[nodiscard]] std::string make_welcome();
   boost::asio::awaitable<void> read_loop();
   boost::asio::awaitable<void> watchdog();
   void handle(const proto::FrameView& frame, std::uint64_t arrival_us);
@@ -56,7 +64,10 @@ class DeviceSession : public std::enable_shared_from_this<DeviceSession> {
   void extend_deadline(std::uint32_t ms);
   [[nodiscard]] std::string who() const;
 
-  boost::asio::ip::tcp::socket socket_;
+  Transport transport_;
+  boost::asio::ssl::context* tls_;
+  std::string tls_identity_;  // the device id the TLS-PSK handshake proved; empty on a plain link
+  bool link_ready_ = false;   // plain, or TLS after its handshake: frames may be written
   ConnectionLimits::Slot slot_;
   Hub& hub_;
   const Secrets& secrets_;

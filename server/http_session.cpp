@@ -344,8 +344,8 @@ struct Peer {
   bool encrypted = false;      // came over TLS
 };
 
-ListenerTransport release_transport(beast::tcp_stream& stream) { return ListenerTransport(stream.release_socket()); }
-ListenerTransport release_transport(TlsStream& stream) { return ListenerTransport(std::move(stream)); }
+Transport release_transport(beast::tcp_stream& stream) { return Transport(stream.release_socket()); }
+Transport release_transport(TlsStream& stream) { return Transport(std::move(stream)); }
 
 // The end of a connection. TLS answers a peer's close_notify with its own
 // (a careful client reports a truncated stream otherwise); it does not start

@@ -25,7 +25,7 @@ constexpr auto kSilenceLimit = std::chrono::seconds(45);
 constexpr std::size_t kMaxPingIdLength = 64;
 }
 
-ListenerSession::ListenerSession(ListenerTransport transport, ConnectionLimits::Slot slot, Hub& hub, User user,
+ListenerSession::ListenerSession(Transport transport, ConnectionLimits::Slot slot, Hub& hub, User user,
                                  std::string leftover)
     : transport_(std::move(transport)),
       slot_(std::move(slot)),

@@ -17,7 +17,7 @@
 
 #include "accounts.h"
 #include "admission.h"
-#include "listener_transport.h"
+#include "transport.h"
 #include "websocket_frame.h"
 
 namespace micstream::server {
@@ -29,7 +29,7 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
  public:
   /// transport: upgraded already; user: who opened it (what they may hear);
   /// leftover: bytes read past the HTTP request.
-  ListenerSession(ListenerTransport transport, ConnectionLimits::Slot slot, Hub& hub, User user, std::string leftover);
+  ListenerSession(Transport transport, ConnectionLimits::Slot slot, Hub& hub, User user, std::string leftover);
   ~ListenerSession();
 
   /// Registers with the hub, subscribes (empty id: the first device), starts reading and writing.
@@ -67,7 +67,7 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
   void handle_text(std::string_view text);
   void finish();
 
-  ListenerTransport transport_;
+  Transport transport_;
   ConnectionLimits::Slot slot_;
   Hub& hub_;
   User user_;

@@ -92,7 +92,10 @@ int main(int argc, char** argv) {
   tls_key->needs(tls_cert);
   tls_dir->excludes(tls_cert);
   app.add_flag("--allow-unknown-devices", options.allow_unknown_devices,
-               "Accept devices that have no secret in --secrets, without proof (for demos)");
+               "Accept devices that have no secret in --secrets, without proof, over plain links (for demos)");
+  app.add_flag("--allow-plain-devices", options.allow_plain_devices,
+               "Accept device links without TLS (firmware older than TLS links); their audio crosses the network in "
+               "the clear and a rogue server can talk to them");
   app.add_option("--listener-queue-ms", options.listener_queue_ms,
                  "Audio a listener may have waiting before it skips to live")
       ->capture_default_str()

@@ -20,6 +20,7 @@ struct Options {
   std::filesystem::path tls_cert;  ///< or HTTPS with the operator's own certificate chain (PEM)...
   std::filesystem::path tls_key;   ///< ...and its private key  ///< accounts of the page's users; none: only this machine may listen
   bool allow_unknown_devices = false;
+  bool allow_plain_devices = false;  ///< device links without TLS (older firmware); implied by allow_unknown_devices
   std::uint32_t listener_queue_ms = 200;
   std::uint32_t listener_stall_ms = 5000;
   std::uint32_t hello_timeout_ms = 5000;

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "device_session.h"
+#include "device_tls.h"
 #include "spawn.h"
 
 namespace micstream::server {
@@ -43,6 +44,7 @@ Server::Server(asio::io_context& io, const Options& options, Secrets secrets, st
       options_(options),
       secrets_(std::move(secrets)),
       hub_(options_, metrics_, secrets_),
+      device_tls_(make_device_tls_context(secrets_)),
       http_limits_(options.max_http_connections, options.max_http_per_address),
       device_limits_(options.max_device_links, options.max_device_links_per_address),
       request_guard_(options.server_names),
@@ -231,7 +233,8 @@ void Server::on_device_connection(tcp::socket socket) {
     refuse_now(socket, {});
     return;
   }
-  std::make_shared<DeviceSession>(std::move(socket), std::move(*slot), hub_, secrets_, hello_throttle_)->start();
+  std::make_shared<DeviceSession>(std::move(socket), std::move(*slot), hub_, secrets_, hello_throttle_, &device_tls_)
+      ->start();
 }
 
 }  // namespace micstream::server

@@ -51,6 +51,7 @@ class Server {
   std::optional<StaticFolder> firmware_;
   std::optional<TlsIdentity> tls_identity_;
   std::optional<boost::asio::ssl::context> tls_context_;  // outlives every TLS stream: the server does
+  boost::asio::ssl::context device_tls_;                  // TLS-PSK on the device port (device_tls.h)
   ConnectionLimits http_limits_;
   ConnectionLimits device_limits_;
   HelloThrottle hello_throttle_;

@@ -24,6 +24,7 @@ const char* error_message(Errc e) {
     case Errc::shutting_down: return "server shutting down";
     case Errc::replaced: return "replaced by a newer connection of the same device";
     case Errc::crypto_failure: return "crypto library failure";
+    case Errc::tls_required: return "this server takes TLS links only";
   }
   return "unknown error code";
 }
@@ -50,6 +51,7 @@ const char* error_name(Errc e) {
     case Errc::shutting_down: return "shutting_down";
     case Errc::replaced: return "replaced";
     case Errc::crypto_failure: return "crypto_failure";
+    case Errc::tls_required: return "tls_required";
   }
   return "unknown";
 }

@@ -31,7 +31,7 @@ printf '[devices]\nhost-test = "s3cret-host-test"\n' >"$work/secrets.toml"
 chmod 600 "$work/secrets.toml"
 start_server() {  # $1: ingest port (0: any)
   rm -f "$work/ports.json"
-  "$server" --http-port 0 --ingest-port "$1" --secrets "$work/secrets.toml" --no-mdns --log-level warn \
+  "$server" --http-port 0 --ingest-port "$1" --secrets "$work/secrets.toml" --allow-plain-devices --no-mdns --log-level warn \
     --ports-file "$work/ports.json" >>"$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 50); do [ -s "$work/ports.json" ] && break; sleep 0.1; done

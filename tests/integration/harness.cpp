@@ -110,6 +110,7 @@ ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options
     argv_.emplace_back("--secrets");
     argv_.push_back(secrets_path.string());
   }
+  if (options_.plain_devices) argv_.emplace_back("--allow-plain-devices");
   if (!options_.log_level.empty()) {
     argv_.emplace_back("--log-level");
     argv_.push_back(options_.log_level);

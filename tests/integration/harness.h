@@ -63,6 +63,7 @@ struct ServerOptions {
   std::vector<std::string> wrapper;           ///< a command the server runs under, e.g. {"prlimit", "--nofile=256"}
   std::filesystem::path web_root;             ///< --web-root; empty: a one-page folder of the test's own
   std::string log_level = "debug";
+  bool plain_devices = true;                  ///< --allow-plain-devices: TestDevice speaks plain v1 unless given a TlsPsk
   bool pass_ports = true;                     ///< --bind 127.0.0.1 --http-port 0 --ingest-port 0 --ports-file
   Millis start_timeout = 10s;
 };

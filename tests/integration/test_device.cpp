@@ -12,6 +12,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "micstream/auth.h"
 #include "micstream/frame_parser.h"
 
@@ -51,6 +54,67 @@ TestDevice::TestDevice(std::uint16_t port) : storage_(proto::kMaxFrameSize), par
   socklen_t len = sizeof local;
   ::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len);
   local_port_ = ntohs(local.sin_port);
+}
+
+// A TLS 1.2 PSK session on the connected socket, as a device opens one.
+struct TestDevice::Tls {
+  SSL_CTX* ctx = nullptr;
+  SSL* ssl = nullptr;
+  TlsPsk psk;
+  ~Tls() {
+    if (ssl != nullptr) SSL_free(ssl);
+    if (ctx != nullptr) SSL_CTX_free(ctx);
+  }
+  static unsigned int client_psk(SSL* ssl, const char* /*hint*/, char* identity, unsigned int max_identity,
+                                 unsigned char* key, unsigned int max_key) {
+    const auto* self = static_cast<const Tls*>(SSL_get_app_data(ssl));
+    if (self->psk.identity.size() + 1 > max_identity || self->psk.key.size() > max_key) return 0;
+    std::memcpy(identity, self->psk.identity.c_str(), self->psk.identity.size() + 1);
+    std::memcpy(key, self->psk.key.data(), self->psk.key.size());
+    return static_cast<unsigned int>(self->psk.key.size());
+  }
+};
+
+TestDevice::TestDevice(std::uint16_t port, const TlsPsk& psk) : TestDevice(port) {
+  (void)read_welcome();  // every link opens with a plain WELCOME; a TLS device reads past it
+  tls_ = std::make_unique<Tls>();
+  tls_->psk = psk;
+  tls_->ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_min_proto_version(tls_->ctx, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(tls_->ctx, TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(tls_->ctx, "PSK-AES128-GCM-SHA256");
+  SSL_CTX_set_psk_client_callback(tls_->ctx, Tls::client_psk);
+  tls_->ssl = SSL_new(tls_->ctx);
+  SSL_set_app_data(tls_->ssl, tls_.get());
+  SSL_set_fd(tls_->ssl, fd_);
+  timeval tv{5, 0};  // a server that never answers the handshake fails it
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (SSL_connect(tls_->ssl) != 1) {
+    char reason[256];
+    ERR_error_string_n(ERR_get_error(), reason, sizeof reason);
+    close();
+    throw std::runtime_error(std::string("TLS handshake failed: ") + reason);
+  }
+  timeval none{0, 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+}
+
+ssize_t TestDevice::receive_some(std::uint8_t* buffer, std::size_t size) {
+  if (!tls_) return ::recv(fd_, buffer, size, 0);
+  const int n = SSL_read(tls_->ssl, buffer, static_cast<int>(size));
+  if (n > 0) return n;
+  const int error = SSL_get_error(tls_->ssl, n);
+  if (error == SSL_ERROR_WANT_READ) {
+    errno = EAGAIN;
+    return -1;
+  }
+  return error == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
+
+ssize_t TestDevice::send_some(const std::uint8_t* data, std::size_t size) {
+  if (!tls_) return ::send(fd_, data, size, MSG_NOSIGNAL);
+  const int n = SSL_write(tls_->ssl, data, static_cast<int>(size));
+  return n > 0 ? n : -1;
 }
 
 TestDevice::~TestDevice() { close(); }
@@ -94,14 +158,15 @@ TestDevice::ReadStatus TestDevice::read_frame(ReceivedFrame& out, Millis timeout
     if (now >= deadline) return ReadStatus::timeout;
     const auto left = std::chrono::duration_cast<Millis>(deadline - now).count() + 1;
     pollfd p{fd_, POLLIN, 0};
-    const int r = ::poll(&p, 1, static_cast<int>(left));
+    // Bytes TLS has decrypted already would never wake poll.
+    const int r = tls_ && SSL_pending(tls_->ssl) > 0 ? 1 : ::poll(&p, 1, static_cast<int>(left));
     if (r < 0) {
       if (errno == EINTR) continue;
       throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
     }
     if (r == 0) continue;  // the deadline check above ends the loop
     std::uint8_t buf[65536];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    const ssize_t n = receive_some(buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       return ReadStatus::closed;  // ECONNRESET and friends
@@ -173,7 +238,7 @@ bool TestDevice::send_raw(std::span<const std::uint8_t> bytes) {
   std::size_t sent = 0;
   while (sent < bytes.size()) {
     if (fd_ < 0) return false;
-    const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = send_some(bytes.data() + sent, bytes.size() - sent);
     if (n < 0) {
       if (errno == EINTR) continue;
       return false;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -42,12 +43,21 @@ struct ReceivedFrame {
 /// Far from the Unix epoch, so a server that forgot to map it is caught.
 [[nodiscard]] inline std::uint64_t device_clock_us() { return static_cast<std::uint64_t>(steady_us()); }
 
+/// The key of a TLS link (docs/protocol.md, "TLS"): the device id and its secret.
+struct TlsPsk {
+  std::string identity;
+  std::string key;
+};
+
 class TestDevice {
  public:
   enum class ReadStatus { frame, timeout, closed, parse_error };
 
   /// Connects to 127.0.0.1:port (TCP_NODELAY). Throws on failure.
   explicit TestDevice(std::uint16_t port);
+  /// The same over TLS-PSK (after the plain WELCOME every link opens with):
+  /// throws, with OpenSSL's reason, when the handshake fails.
+  TestDevice(std::uint16_t port, const TlsPsk& psk);
   ~TestDevice();
   TestDevice(const TestDevice&) = delete;
   TestDevice& operator=(const TestDevice&) = delete;
@@ -104,8 +114,14 @@ class TestDevice {
  private:
   bool send_frame(std::span<const std::uint8_t> frame);
 
+  // One read or write of the socket, through TLS when there is a session: as recv/send.
+  ssize_t receive_some(std::uint8_t* buffer, std::size_t size);
+  ssize_t send_some(const std::uint8_t* data, std::size_t size);
+
   int fd_ = -1;
   std::uint16_t local_port_ = 0;
+  struct Tls;
+  std::unique_ptr<Tls> tls_;
   std::vector<std::uint8_t> storage_;
   proto::FrameParser parser_;
   std::vector<std::uint8_t> pending_;  // bytes read but not yet fed to the parser

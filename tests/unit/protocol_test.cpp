@@ -257,7 +257,8 @@ TEST(Protocol, EveryErrorCodeHasItsOwnMessage) {
                  Errc::frame_too_large, Errc::bad_length_for_type, Errc::truncated_field, Errc::trailing_bytes,
                  Errc::invalid_string, Errc::invalid_codec, Errc::invalid_value, Errc::payload_size_mismatch,
                  Errc::buffer_too_small, Errc::auth_failed, Errc::unknown_device, Errc::unexpected_frame,
-                 Errc::timeout, Errc::shutting_down, Errc::replaced, Errc::crypto_failure}) {
+                 Errc::timeout, Errc::shutting_down, Errc::replaced, Errc::crypto_failure,
+                 Errc::tls_required}) {
     EXPECT_TRUE(is_known_errc(static_cast<std::uint16_t>(e)));
     EXPECT_STRNE(error_message(e), error_message(static_cast<Errc>(0xFFFF)));
     EXPECT_STRNE(error_name(e), error_name(static_cast<Errc>(0xFFFF)));

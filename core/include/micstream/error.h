@@ -33,6 +33,7 @@ enum class Errc : std::uint16_t {
   shutting_down = 36,         ///< The server is stopping.
   replaced = 37,              ///< Another connection with the same device id took over.
   crypto_failure = 38,        ///< The platform's crypto library failed.
+  tls_required = 39,          ///< The server takes TLS links only; this one is plain.
 };
 
 /// The code's name as written in the enum ("auth_failed"), for logs and JSON; never null.

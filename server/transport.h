@@ -1,6 +1,6 @@
-// The byte stream under a listener's WebSocket: plain TCP, or TLS when the
-// page was opened over https. An asio AsyncReadStream and AsyncWriteStream,
-// so the session reads and gathers its writes the same way over either.
+// The byte stream under a session: plain TCP, or TLS (a listener whose page
+// was opened over https, a device on a TLS-PSK link). An asio AsyncReadStream
+// and AsyncWriteStream, so a session reads and writes the same way over either.
 #pragma once
 
 #include <utility>
@@ -14,12 +14,12 @@ namespace micstream::server {
 
 using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 
-class ListenerTransport {
+class Transport {
  public:
   using executor_type = boost::asio::any_io_executor;
 
-  explicit ListenerTransport(boost::asio::ip::tcp::socket socket) : stream_(std::move(socket)) {}
-  explicit ListenerTransport(TlsStream stream) : stream_(std::move(stream)) {}
+  explicit Transport(boost::asio::ip::tcp::socket socket) : stream_(std::move(socket)) {}
+  explicit Transport(TlsStream stream) : stream_(std::move(stream)) {}
 
   executor_type get_executor() {
     return std::visit([](auto& s) -> executor_type { return s.get_executor(); }, stream_);
@@ -40,9 +40,18 @@ class ListenerTransport {
     return std::get<TlsStream>(stream_).next_layer().socket();
   }
   [[nodiscard]] bool encrypted() const { return std::holds_alternative<TlsStream>(stream_); }
+  /// The TLS stream, or nullptr on plain TCP.
+  TlsStream* tls() { return std::get_if<TlsStream>(&stream_); }
 
-  /// After the close frame: plain TCP half-closes so the listener's own close
-  /// and end of stream still arrive. TLS leaves the socket as it is (a
+  /// Plain TCP becomes TLS (the handshake is the caller's to do).
+  void start_tls(boost::asio::ssl::context& context) {
+    auto& plain = std::get<boost::asio::ip::tcp::socket>(stream_);
+    boost::beast::tcp_stream tcp(std::move(plain));
+    stream_.emplace<TlsStream>(std::move(tcp), context);
+  }
+
+  /// After a goodbye (a WebSocket close frame): plain TCP half-closes so the
+  /// peer's own goodbye and end of stream still arrive. TLS leaves the socket as it is (a
   /// close_notify would need a read of its own); the read loop ends it.
   void finish_sending() {
     boost::system::error_code ignored;
