@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The browser tests: the page in Debian's headless chromium against the real
-# micstream-server and virtual devices (tests/browser/page.test.js).
+# micstream-server and virtual devices (tests/browser/page.test.js), and over
+# https with accounts, as a phone on the LAN opens it (secure.test.js).
 #
 #   tests/browser/run-browser-tests.sh [BUILD_DIR]
 #
@@ -37,7 +38,7 @@ if [ ! -x "$chromium" ]; then
   echo "  (Debian's chromium is the browser these tests drive; they never download one.)" >&2
   exit 2
 fi
-command -v node >/dev/null || { echo "run-browser-tests: node (>= 20) is needed" >&2; exit 2; }
+command -v node >/dev/null || { echo "run-browser-tests: node (>= 18; scripts/install-deps installs Debian's) is needed" >&2; exit 2; }
 
 if [ ! -d "$here/node_modules/playwright-core" ]; then
   echo "run-browser-tests: npm ci in tests/browser"
@@ -49,4 +50,4 @@ export MICSTREAM_BUILD_DIR="$root/$build"
 [ "${build:0:1}" = / ] && export MICSTREAM_BUILD_DIR="$build"
 export MICSTREAM_CHROMIUM="$chromium"
 echo "run-browser-tests: $MICSTREAM_BUILD_DIR, $("$chromium" --version 2>/dev/null | head -1)"
-exec timeout --kill-after=10 300 node --test --test-reporter=spec --test-concurrency=1 "$here/page.test.js"
+exec timeout --kill-after=10 420 node --test --test-reporter=spec --test-concurrency=1 "$here/page.test.js" "$here/secure.test.js"
