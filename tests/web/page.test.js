@@ -3,7 +3,7 @@
 // real worklet code (fake AudioContext on the wall clock), the status line,
 // window.micstreamStats, the ?tap=1 tap, mute/volume, and the stable
 // selectors browser tests rely on. Over shared memory and over messages.
-// Skipped without the server binaries or a WebSocket (see server.test.js).
+// Skipped without the server binaries (see server.test.js).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -11,13 +11,10 @@ import { JSDOM } from 'jsdom';
 import { FakeAudioContext, FakeAudioWorkletNode } from './helpers/fake-audio.js';
 import { findBinaries, sleep, TestServer, waitFor } from './helpers/server.js';
 import { measureFrequency, rms } from './helpers/signal.js';
+import './helpers/websocket.js';
 
 const binaries = findBinaries();
-const skip = !binaries
-  ? 'micstream-server and micstream-device are not built'
-  : typeof WebSocket !== 'function'
-    ? 'no WebSocket in this Node (run-node-tests.sh passes --experimental-websocket)'
-    : false;
+const skip = !binaries ? 'micstream-server and micstream-device are not built' : false;
 
 const html = readFileSync(new URL('../../web/index.html', import.meta.url), 'utf8');
 

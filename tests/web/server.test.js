@@ -2,9 +2,8 @@
 // StreamClient (WebSocket, ping/pong clock offset, decoding, reconnection
 // with backoff) → Player (StreamWriter → ring → the real worklet processor,
 // run by a fake AudioContext on the wall clock) → the tap. Needs
-// micstream-server and micstream-device built (skipped otherwise), and a
-// WebSocket in Node (Node ≥ 22, or 20 with --experimental-websocket, as
-// run-node-tests.sh gives it).
+// micstream-server and micstream-device built (skipped otherwise); the
+// WebSocket is Node's own (22 and later) or the `ws` package's (helpers/websocket.js).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Stat } from '../../web/playout.js';
@@ -13,13 +12,12 @@ import { StreamClient } from '../../web/stream-client.js';
 import { FakeAudioContext, installFakeAudio } from './helpers/fake-audio.js';
 import { findBinaries, sleep, TestServer, waitFor } from './helpers/server.js';
 import { measureFrequency, rms } from './helpers/signal.js';
+import './helpers/websocket.js';
 
 const binaries = findBinaries();
 const skip = !binaries
   ? 'micstream-server and micstream-device are not built (cmake --build build/dev --target micstream-server micstream-device)'
-  : typeof WebSocket !== 'function'
-    ? 'no WebSocket in this Node (run with --experimental-websocket, as tests/web/run-node-tests.sh does)'
-    : false;
+  : false;
 
 installFakeAudio();
 
