@@ -300,6 +300,12 @@ void DeviceSession::on_hello(const proto::Hello& hello) {
     throttle_.by_address.record_failure(address_, now);
     fail(Errc::unknown_device, "no secret is configured for device " + id);
     return;
+  } else if (hub_.has_live_link(id)) {
+    // Without a secret nothing tells the real device from another: the link
+    // that has the id keeps it (a device that lost its link gets it back
+    // once the old one times out).
+    fail(Errc::unknown_device, "device " + id + " is online on another link; an id without a secret cannot be taken over");
+    return;
   } else if (!hub_.make_room_for_unregistered(id)) {
     fail(Errc::unknown_device, "too many devices without a secret are online (--max-unregistered-devices)");
     return;

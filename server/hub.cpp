@@ -13,6 +13,7 @@
 namespace micstream::server {
 
 Hub::~Hub() {
+  devices_timer_.cancel();
   for (DeviceSession* device : device_sessions_) device->detach_from_hub();
   for (ListenerSession* listener : listeners_) listener->detach_from_hub();
 }
@@ -35,7 +36,6 @@ void Hub::device_connected(DeviceSession& session, DeviceStream& stream) {
     if (listener->user().may_hear(stream.id())) subscribe(*listener, stream.id());
   }
   stream_changed(stream);
-  broadcast_devices();
 }
 
 void Hub::device_disconnected(DeviceSession& session, DeviceStream& stream) {
@@ -44,7 +44,6 @@ void Hub::device_disconnected(DeviceSession& session, DeviceStream& stream) {
   sessions_.erase(it);
   stream.disconnected();
   stream_changed(stream);
-  broadcast_devices();
 }
 
 void Hub::add_listener(ListenerSession& listener) {
@@ -110,7 +109,7 @@ bool Hub::make_room_for_unregistered(const std::string& id) {
   spdlog::info("forgetting offline device {} to make room for {} (--max-unregistered-devices {})", forgettable->first,
                id, options_.max_unregistered_devices);
   streams_.erase(forgettable);
-  broadcast_devices();
+  devices_changed();
   return true;
 }
 
@@ -124,6 +123,22 @@ bool Hub::send_config(const std::string& device_id, const proto::Config& config)
 void Hub::stream_changed(DeviceStream& stream) {
   const auto frame = build_text_frame(stream.stream_json());
   for (ListenerSession* listener : stream.listeners()) listener->send(frame);
+  devices_changed();  // the list carries each device's codec and state too
+}
+
+namespace {
+constexpr auto kDevicesCoalescing = std::chrono::milliseconds(100);
+}
+
+void Hub::devices_changed() {
+  if (devices_broadcast_pending_) return;
+  devices_broadcast_pending_ = true;
+  devices_timer_.expires_after(kDevicesCoalescing);
+  devices_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: the hub is going away
+    devices_broadcast_pending_ = false;
+    broadcast_devices();
+  });
 }
 
 DeviceStream* Hub::first_online(const User& user) {

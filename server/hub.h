@@ -8,6 +8,8 @@
 #include <string>
 #include <unordered_set>
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
 #include "accounts.h"
@@ -23,8 +25,9 @@ class ListenerSession;
 
 class Hub {
  public:
-  Hub(const Options& options, Metrics& metrics, const Secrets& secrets)
-      : options_(options), metrics_(metrics), secrets_(secrets) {}
+  /// executor: where the coalesced devices broadcast is scheduled.
+  Hub(boost::asio::any_io_executor executor, const Options& options, Metrics& metrics, const Secrets& secrets)
+      : options_(options), metrics_(metrics), secrets_(secrets), devices_timer_(std::move(executor)) {}
   /// Sessions still alive (their handlers wait in a stopped io_context) stop referring to the hub.
   ~Hub();
   Hub(const Hub&) = delete;
@@ -60,7 +63,10 @@ class Hub {
   /// Sends CONFIG to the connected device id; false when it is not connected.
   bool send_config(const std::string& device_id, const proto::Config& config);
 
-  /// The stream's parameters changed (codec): its listeners are told.
+  /// Whether a link of device id is online now.
+  [[nodiscard]] bool has_live_link(std::string_view id) const { return sessions_.find(id) != sessions_.end(); }
+
+  /// The stream's parameters changed (codec): its listeners are told, and every listener's device list.
   void stream_changed(DeviceStream& stream);
 
   /// The devices message and /api/devices, listing what user may hear.
@@ -75,6 +81,9 @@ class Hub {
   [[nodiscard]] bool idle() const { return device_sessions_.empty() && listeners_.empty(); }
 
  private:
+  /// The devices list changed: every listener gets it, at most once per
+  /// kDevicesCoalescing, so a burst of connects costs one message each.
+  void devices_changed();
   void broadcast_devices();
   [[nodiscard]] DeviceStream* first_online(const User& user);
 
@@ -86,6 +95,8 @@ class Hub {
   std::map<std::string, DeviceSession*, std::less<>> sessions_;  // the live link of each device id
   std::unordered_set<ListenerSession*> listeners_;
   std::unordered_set<ListenerSession*> waiting_for_first_;  // subscribed to "the first device", none online yet
+  boost::asio::steady_timer devices_timer_;
+  bool devices_broadcast_pending_ = false;
 };
 
 }  // namespace micstream::server

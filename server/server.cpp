@@ -43,7 +43,7 @@ Server::Server(asio::io_context& io, const Options& options, Secrets secrets, st
     : io_(io),
       options_(options),
       secrets_(std::move(secrets)),
-      hub_(options_, metrics_, secrets_),
+      hub_(io.get_executor(), options_, metrics_, secrets_),
       device_tls_(make_device_tls_context(secrets_)),
       http_limits_(options.max_http_connections, options.max_http_per_address),
       device_limits_(options.max_device_links, options.max_device_links_per_address),

@@ -380,6 +380,48 @@ TEST_F(SecurityTest, SubscribingToMadeUpIdsLeavesNoState) {
   EXPECT_LT(grown, 16.0);
 }
 
+TEST_F(SecurityTest, AnIdWithoutASecretCannotBeTakenOver) {
+  HostileWebRoot web;
+  start(web.root, {"--allow-unknown-devices"});
+  TestDevice owner(server_->ingest_port());
+  DeviceParams params;
+  params.id = "porch";
+  params.secret = "not-checked";  // no secret for it on the server
+  owner.handshake(params);
+  TestDevice thief(server_->ingest_port());
+  thief.handshake(params);
+  const auto refused = thief.read_error(3s);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, Errc::unknown_device);
+  EXPECT_TRUE(contains(refused->reason.view(), "cannot be taken over")) << refused->reason.view();
+  ReceivedFrame frame;
+  EXPECT_NE(owner.read_frame(frame, 500ms), TestDevice::ReadStatus::closed) << "the first link was cut";
+}
+
+TEST_F(SecurityTest, ABurstOfNewIdsCostsListenersAFewDeviceLists) {
+  HostileWebRoot web;
+  start(web.root, {"--allow-unknown-devices", "--max-unregistered-devices", "300", "--max-device-links-per-address", "300"});
+  WsListener listener(http_port(), ListenerOptions{});
+  ASSERT_TRUE(listener.wait_text("devices", 3s));
+  constexpr int kIds = 200;
+  std::vector<std::unique_ptr<TestDevice>> devices;
+  const auto started = steady_us();
+  for (int i = 0; i < kIds; ++i) {
+    devices.push_back(std::make_unique<TestDevice>(server_->ingest_port()));
+    DeviceParams p;
+    p.id = "flood-" + std::to_string(i);
+    p.secret = "not-checked";
+    devices.back()->handshake(p);
+  }
+  const double seconds = static_cast<double>(steady_us() - started) / 1e6;
+  ASSERT_TRUE(listener.wait_text("devices", 3s, [](const nlohmann::json& m) { return m["devices"].size() == kIds; }));
+  const std::size_t lists = listener.texts("devices").size();
+  std::cout << "[ bound    ] " << kIds << " new ids in " << seconds << " s: the listener got " << lists
+            << " device lists\n";
+  // One list per 100 ms of the burst (and the first), not one per id.
+  EXPECT_LE(lists, static_cast<std::size_t>(seconds * 10) + 3);
+}
+
 TEST_F(SecurityTest, ConnectionsAreCappedPerAddressAndInTotal) {
   HostileWebRoot web;
   start(web.root, {"--max-http-per-address", "8", "--max-http-connections", "12"});

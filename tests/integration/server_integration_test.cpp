@@ -626,6 +626,24 @@ TEST_F(ServerTest, AllowUnknownDevicesAcceptsAnIdWithoutSecret) {
   EXPECT_EQ(check_delivery(listener->audio(), sent, p, d.offset_us).problem, "");
 }
 
+TEST_F(ServerTest, EveryListenerHearsOfACodecChangeInTheDeviceList) {
+  start();
+  DeviceParams p = device("mic-01");
+  Device d = connect_device(p);
+  auto other = listen("");  // listening to the first device; every listener gets the list
+  StreamSpec spec;
+  spec.frames = 3;
+  stream_audio(*d.link, p, spec);
+  p.codec = Codec::mulaw;
+  spec.first_sequence = 3;
+  spec.first_sample = 3 * p.samples_per_frame;
+  stream_audio(*d.link, p, spec);
+  const auto changed = other->wait_text("devices", 3s, [](const json& m) {
+    return m["devices"].size() == 1 && m["devices"][0].value("codec", "") == "mulaw";
+  });
+  EXPECT_TRUE(changed) << "no devices message with the new codec";
+}
+
 // ---- 6. the numbers in /api/devices and /metrics ----
 
 TEST_F(ServerTest, ApiAndMetricsReportWhatHappened) {
