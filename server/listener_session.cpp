@@ -55,16 +55,7 @@ void ListenerSession::start(const std::string& device_id) {
 }
 
 void ListenerSession::deliver_audio(const std::shared_ptr<const std::string>& frame, std::uint32_t duration_us) {
-  if (closing_) return;
-  const Options& options = hub_.options();
-  // Stalled: the kernel has taken none of its bytes for the stall limit. (A
-  // listener whose writes complete is keeping up, even when a busy event loop
-  // means its queue is rarely empty; falling behind is what skipping handles.)
-  if (writing_ && std::chrono::steady_clock::now() - last_progress_at_ > std::chrono::milliseconds(options.listener_stall_ms)) {
-    ++hub_.metrics().listener_disconnects_slow;
-    close(WsCloseCode::policy_violation, "listener too slow: behind for longer than the stall limit");
-    return;
-  }
+  if (closing_) return;  // (a stalled listener is cut by keepalive())
   ++hub_.metrics().frames_out;
   enqueue({frame, duration_us});
 }
@@ -116,8 +107,10 @@ void ListenerSession::cut(std::string_view reason) {
 }
 
 // Once a second: a listener whose socket has taken nothing for the stall
-// limit is cut (whether or not audio is flowing to it), and one that has
-// said nothing, not even a pong, for kSilenceLimit is closed.
+// limit is cut (whether or not audio is flowing to it: one whose writes
+// complete is keeping up, even when a busy loop means its queue is rarely
+// empty; falling behind is what skipping handles), and one that has said
+// nothing, not even a pong, for kSilenceLimit is closed.
 asio::awaitable<void> ListenerSession::keepalive() {
   auto self = shared_from_this();
   const auto stall_limit = std::chrono::milliseconds(hub_.options().listener_stall_ms);
