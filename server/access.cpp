@@ -99,9 +99,10 @@ asio::awaitable<Identity> Access::identify(std::string_view cookie_header, std::
     co_return Identity{Identity::Status::ok, *user};
   }
   const std::string remembered_name = name;
-  const std::string remembered_password = password;
+  std::string remembered_password = password;
   Identity identity = co_await check_password(std::move(name), std::move(password), peer);
   if (identity.ok()) verified_.remember(remembered_name, remembered_password, identity.user);
+  OPENSSL_cleanse(remembered_password.data(), remembered_password.size());
   co_return identity;
 }
 
@@ -128,14 +129,14 @@ asio::awaitable<Identity> Access::check_password(std::string name, std::string p
   const std::string key = address_key(peer);
   const auto now = SteadyClock::now();
   if (failures_.blocked(key, now)) co_return Identity{Identity::Status::throttled, {}};
-  if (pending_checks_ >= kMaxPendingChecks) co_return Identity{Identity::Status::busy, {}};
+  if (*pending_checks_ >= kMaxPendingChecks) co_return Identity{Identity::Status::busy, {}};
 
-  ++pending_checks_;
+  ++*pending_checks_;
   struct Done {
-    std::size_t& pending;
+    std::shared_ptr<std::size_t> pending;
     std::string& password;
     ~Done() {
-      --pending;
+      --*pending;
       OPENSSL_cleanse(password.data(), password.size());
     }
   } done{pending_checks_, password};

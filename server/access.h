@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,7 +86,9 @@ class Access {
   CredentialCache verified_;
   FailureLimiter failures_{10, std::chrono::seconds(60)};
   LogBudget failure_log_{20, std::chrono::seconds(10)};
-  std::size_t pending_checks_ = 0;
+  // Shared with the checks in flight: a coroutine frame destroyed after the
+  // server (at shutdown, mid-check) still counts down a live counter.
+  std::shared_ptr<std::size_t> pending_checks_ = std::make_shared<std::size_t>(0);
   boost::asio::thread_pool checker_{1};  // one core at most for hashing: the other relays audio
 };
 
