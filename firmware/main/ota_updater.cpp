@@ -6,13 +6,12 @@
 
 #include "esp_app_desc.h"
 #include "esp_check.h"
-#include "esp_crt_bundle.h"
-#include "esp_http_client.h"
-#include "esp_https_ota.h"
 #include "esp_log.h"
 #include "esp_ota_ops.h"
 #include "esp_system.h"
+#include "image_verifier.h"
 #include "sdkconfig.h"
+#include "signed_ota.h"
 
 namespace micstream::firmware {
 
@@ -22,6 +21,9 @@ constexpr char kTag[] = "ota";
 constexpr std::uint32_t kUpdate = 1U << 0;  // fetch and install a newer image
 constexpr std::uint32_t kKeep = 1U << 1;    // the server accepted a link: keep this image
 constexpr std::uint32_t kGiveUp = 1U << 2;  // the trial ran out: roll back
+
+constexpr char kNoKey[] =
+    "OTA updates are off: no public key for signed images is configured (CONFIG_MICSTREAM_OTA_SIGNING_KEY)";
 
 StackType_t s_stack[CONFIG_MICSTREAM_OTA_TASK_STACK];
 StaticTask_t s_task;
@@ -56,10 +58,6 @@ bool build_url(const ServerAddress& server, char* url, std::size_t size) {
   return true;
 }
 
-bool same_image(const esp_app_desc_t& a, const esp_app_desc_t& b) {
-  return std::memcmp(a.app_elf_sha256, b.app_elf_sha256, sizeof a.app_elf_sha256) == 0;
-}
-
 }  // namespace
 
 OtaUpdater::OtaUpdater(const ServerLocator& locator, WifiStation& wifi) : locator_(locator), wifi_(wifi) {}
@@ -85,6 +83,7 @@ esp_err_t OtaUpdater::start(bool check_at_boot) {
     ESP_LOGW(kTag, "new image %s on trial: it is kept once the server accepts a link within %d minutes",
              esp_app_get_description()->version, CONFIG_MICSTREAM_OTA_VERIFY_MINUTES);
   }
+  if (!has_signing_key(CONFIG_MICSTREAM_OTA_SIGNING_KEY)) ESP_LOGW(kTag, "%s", kNoKey);
   if (check_at_boot) request_update();
   return ESP_OK;
 }
@@ -138,6 +137,10 @@ void OtaUpdater::give_up_image() {
 }
 
 void OtaUpdater::update() {
+  if (!has_signing_key(CONFIG_MICSTREAM_OTA_SIGNING_KEY)) {
+    ESP_LOGW(kTag, "%s", kNoKey);
+    return;
+  }
   ServerAddress server;
   char error[128] = {};
   if (const esp_err_t err = locator_.locate(server, error); err != ESP_OK) {
@@ -150,54 +153,18 @@ void OtaUpdater::update() {
     return;
   }
 
-  esp_http_client_config_t http = {};
-  http.url = url;
-  http.timeout_ms = CONFIG_MICSTREAM_OTA_TIMEOUT_MS;
-  http.keep_alive_enable = true;
-  if (std::string_view(url).starts_with("https:")) http.crt_bundle_attach = esp_crt_bundle_attach;
-  esp_https_ota_config_t ota = {};
-  ota.http_config = &http;
-
-  esp_https_ota_handle_t handle = nullptr;
-  if (const esp_err_t err = esp_https_ota_begin(&ota, &handle); err != ESP_OK) {
-    ESP_LOGW(kTag, "no image at %s (%s)", url, esp_err_to_name(err));
-    return;
-  }
-  esp_app_desc_t offered = {};
-  if (const esp_err_t err = esp_https_ota_get_img_desc(handle, &offered); err != ESP_OK) {
-    ESP_LOGW(kTag, "%s is not a firmware image (%s)", url, esp_err_to_name(err));
-    (void)esp_https_ota_abort(handle);
-    return;
-  }
-  const esp_app_desc_t* running = esp_app_get_description();
   esp_app_desc_t rejected = {};
   const esp_partition_t* invalid = esp_ota_get_last_invalid_partition();
-  if (same_image(offered, *running)) {
-    ESP_LOGI(kTag, "up to date: the server offers the running image %s", running->version);
-    (void)esp_https_ota_abort(handle);
-    return;
+  InstallRequest request;
+  request.image_url = url;
+  request.public_key = CONFIG_MICSTREAM_OTA_SIGNING_KEY;
+  request.running = esp_app_get_description();
+  if (invalid != nullptr && esp_ota_get_partition_description(invalid, &rejected) == ESP_OK) {
+    request.rolled_back = &rejected;
   }
-  if (invalid != nullptr && esp_ota_get_partition_description(invalid, &rejected) == ESP_OK &&
-      same_image(offered, rejected)) {
-    ESP_LOGW(kTag, "the server offers image %s, which was rolled back before: not installed", offered.version);
-    (void)esp_https_ota_abort(handle);
-    return;
-  }
-
-  ESP_LOGI(kTag, "installing %s (running %s) from %s", offered.version, running->version, url);
-  esp_err_t err = ESP_ERR_HTTPS_OTA_IN_PROGRESS;
-  while (err == ESP_ERR_HTTPS_OTA_IN_PROGRESS) err = esp_https_ota_perform(handle);
-  if (err != ESP_OK || !esp_https_ota_is_complete_data_received(handle)) {
-    ESP_LOGE(kTag, "download failed after %d bytes: %s", esp_https_ota_get_image_len_read(handle),
-             esp_err_to_name(err));
-    (void)esp_https_ota_abort(handle);
-    return;
-  }
-  if (err = esp_https_ota_finish(handle); err != ESP_OK) {  // frees the handle in every case
-    ESP_LOGE(kTag, "the image did not verify: %s", esp_err_to_name(err));
-    return;
-  }
-  ESP_LOGI(kTag, "image %s installed: rebooting into it (on trial)", offered.version);
+  request.timeout_ms = CONFIG_MICSTREAM_OTA_TIMEOUT_MS;
+  if (install_signed_image(request) != InstallResult::installed) return;
+  ESP_LOGI(kTag, "rebooting into the new image (on trial)");
   esp_restart();
 }
 

@@ -1,7 +1,8 @@
 // Over-the-air updates and the trial of a new image. A task of its own (so
 // streaming goes on during a download) fetches the image from the server's
 // HTTP port with esp_https_ota when asked: at boot and when the server sends
-// CONFIG with check_update. It installs the image only when it differs from
+// CONFIG with check_update. It installs the image only when the operator's
+// key signed it (signed_ota.h; no key configured: never) and it differs from
 // the running one and from the last image that was rolled back, then reboots.
 // A new image runs on trial (app rollback): it is kept once the server
 // accepts its first link, and marked invalid, with a reboot into the previous
