@@ -3,10 +3,32 @@
 // AudioWorkletNode's processor (the real player-worklet.js, in the emulated
 // worklet scope of worklet-scope.js) one quantum at a time as real time
 // passes, over real MessageChannels. No sound card: output latency 0.
+//
+// Unlike a browser's audio thread, this clock shares Node's one thread with
+// the WebSocket it is fed from: when that thread stalls (a GC, a loaded
+// machine), the rendering due meanwhile runs at once, before the frames that
+// arrived meanwhile are read. Such stalls are recorded, so a test can tell an
+// underrun of its own harness from one of the code under test
+// (assertNoUnderrunOfItsOwn).
+import assert from 'node:assert/strict';
 import { MessageChannel } from 'node:worker_threads';
 import { createProcessor, loadProcessor, renderQuantum } from './worklet-scope.js';
 
 const QUANTUM = 128;
+// A render tick later than this (the timer runs every 2 ms) is a stall.
+const STALL_MS = 20;
+const stalls = []; // { at: performance.now(), ms }, of every context (they share the thread)
+
+// `underruns` counted since `since` (performance.now()) are the player's
+// unless this thread's clock stalled meanwhile; those are printed.
+export function assertNoUnderrunOfItsOwn(underruns, since, what) {
+  if (underruns === 0) return;
+  const during = stalls.filter((s) => s.at >= since);
+  const longest = Math.max(0, ...during.map((s) => s.ms));
+  assert.ok(during.length > 0, `${what}: ${underruns} underrun(s), and the test's own thread never stalled`);
+  console.log(`# ${what}: ${underruns} underrun(s) during ${during.length} stall(s) of the test's own thread ` +
+    `(longest ${longest.toFixed(0)} ms): the harness's, not the player's`);
+}
 // Node's own timers, whatever a page under test makes of the globals later.
 const nodeSetTimeout = globalThis.setTimeout;
 const nodeSetInterval = globalThis.setInterval;
@@ -35,6 +57,7 @@ export class FakeAudioContext {
     this.destination = node(this);
     this.processorClass = null;
     this.timer = null;
+    this.lastTick = null;
     this.audioWorklet = {
       addModule: async () => {
         this.processorClass = await loadProcessor(sampleRate);
@@ -69,6 +92,7 @@ export class FakeAudioContext {
   suspend() {
     nodeClearInterval(this.timer);
     this.timer = null;
+    this.lastTick = null;
     this.setState('suspended');
     return Promise.resolve();
   }
@@ -81,6 +105,9 @@ export class FakeAudioContext {
   }
 
   renderDue(origin) {
+    const now = performance.now();
+    if (this.lastTick !== null && now - this.lastTick > STALL_MS) stalls.push({ at: now, ms: now - this.lastTick });
+    this.lastTick = now;
     const due = Math.floor((((performance.now() - origin) / 1000) * this.sampleRate) / QUANTUM) * QUANTUM;
     while (this.frames < due) {
       for (const n of this.nodes) n.render(this.frames);
