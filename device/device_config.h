@@ -39,6 +39,7 @@ struct DeviceConfig {
   std::string port = "2001";
   std::string firmware_version;
   int socket_send_buffer = 0;  ///< SO_SNDBUF, bytes; 0: the kernel's
+  bool tls = true;             ///< TLS-PSK with the secret (docs/protocol.md "TLS"); false: a plain link
 
   Codec codec = Codec::ima_adpcm;
   std::uint32_t sample_rate = 16000;

@@ -35,6 +35,10 @@ class FaultTransport final : public pipeline::Transport {
     own_error_ = false;
     return inner_.receive(out, timeout_ms, received);
   }
+  Status start_tls(std::uint32_t timeout_ms) override {
+    own_error_ = false;
+    return inner_.start_tls(timeout_ms);
+  }
   void close() override { inner_.close(); }
   const char* last_error() override { return own_error_ ? error_ : inner_.last_error(); }
 

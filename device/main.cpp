@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
   std::string secret_file;
   std::string secrets_file;
   std::string codec = "ima-adpcm";
+  std::string link = "tls";
   std::string source_name = "tone";
   std::string stall;
   std::string summary_json;
@@ -146,6 +147,11 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile)
       ->excludes(secret_option)
       ->excludes(secret_file_option);
+  app.add_option("--link", link,
+                 "tls: TLS with the secret as its key, never plain (the server needs the secret); plain: the "
+                 "secret proven in the clear (a server with --allow-plain-devices or --allow-unknown-devices)")
+      ->check(CLI::IsMember({"tls", "plain"}))
+      ->capture_default_str();
   app.add_option("--count", count, "devices to run in this process, each with its own pipeline and threads")
       ->check(CLI::Range(1U, 1000U))
       ->capture_default_str();
@@ -227,6 +233,7 @@ int main(int argc, char** argv) {
   if (!stall.empty() && !parse_stall(stall, base.stall_ms, base.stall_every_s, error)) return usage_error(error);
   (void)micstream::codec_from_name(codec, base.codec);  // CLI11 checked the name
   base.firmware_version = "micstream-device/" MICSTREAM_VERSION;
+  base.tls = link == "tls";
 
   if (source_name == "sweep") source.kind = SourceKind::sweep;
   else if (source_name == "noise") source.kind = SourceKind::noise;

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -39,11 +41,12 @@ std::string address_text(const sockaddr* address) {
 
 }  // namespace
 
-TcpTransport::TcpTransport(std::string host, std::string port, int send_buffer_bytes, const StopFlag& stop,
-                           std::shared_ptr<spdlog::logger> log)
+TcpTransport::TcpTransport(std::string host, std::string port, int send_buffer_bytes, TlsPsk psk,
+                           const StopFlag& stop, std::shared_ptr<spdlog::logger> log)
     : host_(std::move(host)),
       port_(std::move(port)),
       send_buffer_bytes_(send_buffer_bytes),
+      psk_(std::move(psk)),
       stop_(stop),
       log_(std::move(log)) {
   const bool ipv6 = host_.find(':') != std::string::npos;
@@ -157,6 +160,7 @@ TcpTransport::Status TcpTransport::send(std::span<const std::uint8_t> bytes, std
     return Status::failed;
   }
   const std::int64_t deadline = monotonic_ns() + std::int64_t{timeout_ms} * kNsPerMs;
+  if (tls_) return tls_send(bytes, deadline);
   while (!bytes.empty()) {
     const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
@@ -185,6 +189,7 @@ TcpTransport::Status TcpTransport::receive(std::span<std::uint8_t> out, std::uin
     set_error("receive: not connected");
     return Status::failed;
   }
+  if (tls_) return tls_receive(out, timeout_ms, received);
   const std::int64_t deadline = monotonic_ns() + std::int64_t{timeout_ms} * kNsPerMs;
   for (;;) {
     const ssize_t n = ::recv(fd_, out.data(), out.size(), MSG_DONTWAIT);
@@ -208,7 +213,130 @@ TcpTransport::Status TcpTransport::receive(std::span<std::uint8_t> out, std::uin
   }
 }
 
+unsigned int TcpTransport::psk_callback(SSL* ssl, const char* /*hint*/, char* identity, unsigned int max_identity,
+                                        unsigned char* psk, unsigned int max_psk) {
+  const auto* self = static_cast<const TcpTransport*>(SSL_get_app_data(ssl));
+  if (self == nullptr) return 0;
+  const TlsPsk& mine = self->psk_;
+  if (mine.key.empty() || mine.key.size() > max_psk || mine.identity.size() >= max_identity) return 0;
+  std::memcpy(identity, mine.identity.c_str(), mine.identity.size() + 1);
+  std::memcpy(psk, mine.key.data(), mine.key.size());
+  return static_cast<unsigned int>(mine.key.size());
+}
+
+TcpTransport::Status TcpTransport::start_tls(std::uint32_t timeout_ms) {
+  if (fd_ < 0 || tls_) {
+    set_error("start_tls: %s", fd_ < 0 ? "not connected" : "already in TLS");
+    return Status::failed;
+  }
+  if (!tls_context_) {
+    // The server's suite and version only (server/device_tls.cpp): nothing
+    // weaker can be negotiated, and no certificate is involved.
+    tls_context_.reset(SSL_CTX_new(TLS_client_method()));
+    SSL_CTX* ctx = tls_context_.get();
+    if (ctx == nullptr || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(ctx, "PSK-AES128-GCM-SHA256") != 1) {
+      char reason[160];
+      ERR_error_string_n(ERR_get_error(), reason, sizeof reason);
+      set_error("cannot set up TLS: %s", reason);
+      tls_context_.reset();
+      return Status::failed;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_psk_client_callback(ctx, psk_callback);
+  }
+  tls_.reset(SSL_new(tls_context_.get()));
+  if (!tls_ || SSL_set_fd(tls_.get(), fd_) != 1) {
+    set_error("cannot start TLS (out of memory)");
+    tls_.reset();
+    return Status::failed;
+  }
+  SSL_set_app_data(tls_.get(), this);
+  const std::int64_t deadline = monotonic_ns() + std::int64_t{timeout_ms} * kNsPerMs;
+  for (;;) {
+    const int rc = SSL_connect(tls_.get());
+    if (rc == 1) break;
+    Status status = Status::failed;
+    if (!tls_wait(SSL_get_error(tls_.get(), rc), "TLS handshake (is this device's secret the server's?)", deadline,
+                  status)) {
+      tls_.reset();  // nothing more may go over this socket, in TLS or not
+      return status;
+    }
+  }
+  log_->debug("TLS link to {}: {}, {}", server_, SSL_get_version(tls_.get()), SSL_get_cipher_name(tls_.get()));
+  return Status::ok;
+}
+
+bool TcpTransport::tls_wait(int ssl_error, const char* what, std::int64_t deadline_ns, Status& status) {
+  short events = 0;
+  if (ssl_error == SSL_ERROR_WANT_READ) {
+    events = POLLIN;
+  } else if (ssl_error == SSL_ERROR_WANT_WRITE) {
+    events = POLLOUT;
+  } else {
+    if (ssl_error == SSL_ERROR_ZERO_RETURN || (ssl_error == SSL_ERROR_SYSCALL && errno == 0)) {
+      set_error("%s: the server closed the connection", what);
+      status = Status::closed;
+    } else if (ssl_error == SSL_ERROR_SYSCALL) {
+      status = fail(what, errno);
+    } else {
+      char reason[160];
+      ERR_error_string_n(ERR_get_error(), reason, sizeof reason);
+      set_error("%s: %s", what, reason);
+      status = Status::failed;
+    }
+    ERR_clear_error();
+    return false;
+  }
+  switch (wait(events, deadline_ns)) {
+    case Wait::ready: return true;
+    case Wait::timeout: set_error("%s: timed out", what); status = Status::timeout; return false;
+    case Wait::stopped: set_error("stopping"); status = Status::failed; return false;
+    case Wait::failed: status = fail("poll", errno); return false;
+  }
+  return false;
+}
+
+TcpTransport::Status TcpTransport::tls_send(std::span<const std::uint8_t> bytes, std::int64_t deadline_ns) {
+  while (!bytes.empty()) {
+    std::size_t n = 0;
+    const int rc = SSL_write_ex(tls_.get(), bytes.data(), bytes.size(), &n);
+    if (rc == 1) {
+      bytes = bytes.subspan(n);
+      continue;
+    }
+    // A write to retry is retried with the same bytes, as OpenSSL requires.
+    Status status = Status::failed;
+    if (!tls_wait(SSL_get_error(tls_.get(), rc), "send", deadline_ns, status)) return status;
+  }
+  return Status::ok;
+}
+
+TcpTransport::Status TcpTransport::tls_receive(std::span<std::uint8_t> out, std::uint32_t timeout_ms,
+                                               std::size_t& received) {
+  const std::int64_t deadline = monotonic_ns() + std::int64_t{timeout_ms} * kNsPerMs;
+  for (;;) {
+    std::size_t n = 0;
+    const int rc = SSL_read_ex(tls_.get(), out.data(), out.size(), &n);
+    if (rc == 1) {
+      received = n;
+      return Status::ok;
+    }
+    const int error = SSL_get_error(tls_.get(), rc);
+    if (error == SSL_ERROR_WANT_READ && timeout_ms == 0) return Status::timeout;
+    Status status = Status::failed;
+    if (!tls_wait(error, "receive", deadline, status)) return status;
+  }
+}
+
 void TcpTransport::close() {
+  if (tls_) {
+    // close_notify, without waiting for the answer: the socket closes next.
+    (void)SSL_shutdown(tls_.get());
+    ERR_clear_error();
+    tls_.reset();
+  }
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;

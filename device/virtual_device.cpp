@@ -28,7 +28,7 @@ VirtualDevice::VirtualDevice(DeviceConfig config, const StopFlag& stop, std::sha
       stop_(stop),
       log_(std::move(log)),
       clock_(config_.clock_ppm),
-      tcp_(config_.host, config_.port, config_.socket_send_buffer, stop_, log_),
+      tcp_(config_.host, config_.port, config_.socket_send_buffer, TlsPsk{config_.id, config_.secret}, stop_, log_),
       transport_(tcp_, config_.link, clock_, random_, stop_),
       observer_(tcp_.server(), stop_, log_) {
   Sources sources = make_source(config_, source_error_);
@@ -67,6 +67,7 @@ VirtualDevice::VirtualDevice(DeviceConfig config, const StopFlag& stop, std::sha
   pipeline::SenderConfig sender;
   (void)sender.device_id.assign(config_.id);  // check_config() checked it; Sender::check() does again
   sender.secret = config_.secret;
+  sender.tls = config_.tls;
   (void)sender.firmware_version.assign(config_.firmware_version);
   sender.codec = config_.codec;
   sender.sample_rate = config_.sample_rate;
@@ -96,10 +97,10 @@ bool VirtualDevice::start(std::string& error) {
   }
   // A sound card that cannot be opened is an error now, before any thread runs.
   if (live_ != nullptr && !live_->start(error)) return false;
-  log_->info("{}; {}, {} Hz, {} channel(s), {} ms frames ({} samples), queue {} frames ({} ms), to {}",
+  log_->info("{}; {}, {} Hz, {} channel(s), {} ms frames ({} samples), queue {} frames ({} ms), to {} ({} link)",
              synthetic_ != nullptr ? synthetic_->describe() : live_->describe(), codec_name(config_.codec),
              config_.sample_rate, config_.channels, config_.frame_ms, config_.samples_per_frame(),
-             queue_->depth(), queue_->depth() * config_.frame_ms, tcp_.server());
+             queue_->depth(), queue_->depth() * config_.frame_ms, tcp_.server(), config_.tls ? "TLS" : "plain");
   std::string faults;
   auto add = [&faults](const std::string& text) { faults += (faults.empty() ? "" : ", ") + text; };
   if (config_.clock_ppm != 0.0) add(fmt::format("clock {:+} ppm", config_.clock_ppm));

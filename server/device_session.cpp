@@ -311,7 +311,7 @@ void DeviceSession::on_hello(const proto::Hello& hello) {
     return;
   }
   DeviceStream& stream = hub_.stream(id);
-  stream.connected(hello, peer_, now_unix_us());
+  stream.connected(hello, peer_, transport_.encrypted(), now_unix_us());
   stream_ = &stream;
   channels_ = hello.channels;
   hub_.device_connected(*this, stream);

@@ -6,7 +6,7 @@
 
 namespace micstream::server {
 
-void DeviceStream::connected(const proto::Hello& hello, std::string address, std::uint64_t now_us) {
+void DeviceStream::connected(const proto::Hello& hello, std::string address, bool tls, std::uint64_t now_us) {
   const bool continues = connections_ > 0 && params_.sample_rate == hello.sample_rate &&
                          params_.channels == hello.channels;
   if (!continues) {
@@ -14,7 +14,7 @@ void DeviceStream::connected(const proto::Hello& hello, std::string address, std
     rate_ = RateEstimator(hello.sample_rate);
   }
   params_ = {hello.codec, hello.channels, hello.sample_rate, hello.samples_per_frame,
-             std::string(hello.firmware_version.view())};
+             std::string(hello.firmware_version.view()), tls};
   address_ = std::move(address);
   connected_since_us_ = now_us;
   online_ = true;
@@ -94,6 +94,7 @@ nlohmann::json DeviceStream::api_json() const {
           {"channels", params_.channels},
           {"samples_per_frame", params_.samples_per_frame},
           {"firmware", params_.firmware},
+          {"link", params_.tls ? "tls" : "plain"},
           {"connected_since_us", connected_since_us_},
           {"connections", connections_},
           {"frames", frames_},

@@ -25,6 +25,7 @@ struct StreamParams {
   std::uint32_t sample_rate = 0;
   std::uint16_t samples_per_frame = 0;
   std::string firmware;
+  bool tls = false;  ///< the link is TLS-PSK (docs/protocol.md "TLS")
 };
 
 class DeviceStream {
@@ -35,9 +36,9 @@ class DeviceStream {
   [[nodiscard]] bool online() const { return online_; }
   [[nodiscard]] const StreamParams& params() const { return params_; }
 
-  /// A device link passed HELLO. A new sample rate or channel count starts
-  /// the stream over; the same ones continue it (gaps counted).
-  void connected(const proto::Hello& hello, std::string address, std::uint64_t now_us);
+  /// A device link passed HELLO (over TLS or plain). A new sample rate or
+  /// channel count starts the stream over; the same ones continue it (gaps counted).
+  void connected(const proto::Hello& hello, std::string address, bool tls, std::uint64_t now_us);
   void disconnected();
 
   /// One AUDIO frame, already validated; capture_server_us is its capture time

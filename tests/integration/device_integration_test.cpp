@@ -140,7 +140,7 @@ TEST_F(DeviceTest, A1kHzToneArrivesIntactInEveryCodec) {
     SCOPED_TRACE(c.codec);
     const std::string id = std::string("tone-") + c.codec;
     WsListener listener(server.http_port(), {.target = "/ws?device=" + id});
-    DeviceProcess device(server.ingest_port(), {"--id", id, "--tone", "1000", "--codec", c.codec}, dir.path(), id);
+    DeviceProcess device(server.ingest_port(), {"--id", id, "--link", "plain", "--tone", "1000", "--codec", c.codec}, dir.path(), id);
     ASSERT_TRUE(listener.wait_audio_count(75, 10s)) << device.log();
     device.stop();
     auto audio = listener.audio();
@@ -161,7 +161,7 @@ TEST_F(DeviceTest, A1kHzToneArrivesIntactInEveryCodec) {
 
 TEST_F(DeviceTest, ACutLinkReconnectsWithinTheBackoffAndTheGapIsCountedExactly) {
   ServerProcess server(server_options());
-  DeviceProcess device(server.ingest_port(), {"--id", "flaky", "--cut-every", "2", "--codec", "pcm16"}, dir.path(),
+  DeviceProcess device(server.ingest_port(), {"--id", "flaky", "--link", "plain", "--cut-every", "2", "--codec", "pcm16"}, dir.path(),
                        "flaky");
   // Three cuts: each one costs a frame cut in half and the frames captured
   // while the link was down beyond what the queue keeps.
@@ -196,7 +196,7 @@ TEST_F(DeviceTest, ACutLinkReconnectsWithinTheBackoffAndTheGapIsCountedExactly) 
 
 TEST_F(DeviceTest, TheServerMeasuresA300PpmFastClockWithin50Ppm) {
   ServerProcess server(server_options());
-  DeviceProcess device(server.ingest_port(), {"--id", "fast", "--clock-ppm", "300", "--codec", "ima-adpcm"},
+  DeviceProcess device(server.ingest_port(), {"--id", "fast", "--link", "plain", "--clock-ppm", "300", "--codec", "ima-adpcm"},
                        dir.path(), "fast");
   json d;
   ASSERT_TRUE(wait_until(
@@ -218,7 +218,7 @@ TEST_F(DeviceTest, SendJitterVariesTheDelayWithoutSlowingTheLink) {
   ServerProcess server(server_options());
   WsListener listener(server.http_port(), {.target = "/ws?device=jittery"});
   DeviceProcess device(server.ingest_port(),
-                       {"--id", "jittery", "--frame-ms", "10", "--block-samples", "160", "--send-jitter-ms", "20"},
+                       {"--id", "jittery", "--link", "plain", "--frame-ms", "10", "--block-samples", "160", "--send-jitter-ms", "20"},
                        dir.path(), "jittery");
   ASSERT_TRUE(listener.wait_audio_count(800, 15s)) << device.log();  // 8 s
   EXPECT_EQ(device.stop(), 0);
@@ -245,9 +245,37 @@ TEST_F(DeviceTest, SendJitterVariesTheDelayWithoutSlowingTheLink) {
   EXPECT_EQ(summary.value("frames_dropped", -1), 0) << summary.dump();
 }
 
-TEST_F(DeviceTest, AWrongSecretIsRefusedWithAnErrorAndALogLine) {
+TEST_F(DeviceTest, ATlsLinkStreamsAndTheServerSaysItIsTls) {
+  ServerOptions options = server_options({{"kitchen", "the-right-secret"}});
+  options.plain_devices = false;  // as deployed: TLS links only
+  ServerProcess server(options);
+  WsListener listener(server.http_port(), {.target = "/ws?device=kitchen"});
+  DeviceProcess device(server.ingest_port(), {"--id", "kitchen", "--secret", "the-right-secret", "--codec", "pcm16"},
+                       dir.path(), "kitchen");
+  ASSERT_TRUE(listener.wait_audio_count(50, 10s)) << device.log();
+  const auto audio = listener.audio();
+  for (std::size_t i = 1; i < audio.size(); ++i) {
+    ASSERT_EQ(audio[i].first_sample, audio[i - 1].first_sample + audio[i - 1].sample_count) << "frame " << i;
+  }
+  EXPECT_EQ(api_device(server, "kitchen").value("link", ""), "tls");
+  EXPECT_EQ(device.stop(), 0);
+  EXPECT_NE(device.log().find("(TLS link)"), std::string::npos) << device.log();
+}
+
+TEST_F(DeviceTest, AWrongSecretFailsTheTlsHandshakeWithALogLineOnBothSides) {
   ServerProcess server(server_options({{"kitchen", "the-right-secret"}}));
   DeviceProcess device(server.ingest_port(), {"--id", "kitchen", "--secret", "a-wrong-secret"}, dir.path(), "kitchen");
+  EXPECT_TRUE(server.wait_for_log_line(
+      [](std::string_view line) { return line.find("refused: TLS handshake failed") != std::string_view::npos; }, 5s));
+  ASSERT_TRUE(wait_until([&] { return device.log().find("TLS handshake") != std::string::npos; }, 5s)) << device.log();
+  EXPECT_EQ(device.stop(), 0);
+  EXPECT_TRUE(api_device(server, "kitchen").empty()) << "a refused device never streamed";
+}
+
+TEST_F(DeviceTest, AWrongSecretOnAPlainLinkIsRefusedWithAnErrorAndALogLine) {
+  ServerProcess server(server_options({{"kitchen", "the-right-secret"}}));  // plain links allowed
+  DeviceProcess device(server.ingest_port(), {"--id", "kitchen", "--link", "plain", "--secret", "a-wrong-secret"},
+                       dir.path(), "kitchen");
   EXPECT_TRUE(server.wait_for_log_line(
       [](std::string_view line) {
         return line.find("kitchen") != std::string_view::npos && line.find("auth_failed") != std::string_view::npos;
@@ -258,12 +286,23 @@ TEST_F(DeviceTest, AWrongSecretIsRefusedWithAnErrorAndALogLine) {
   EXPECT_TRUE(api_device(server, "kitchen").empty()) << "a refused device never streamed";
 }
 
+TEST_F(DeviceTest, APlainDeviceIsToldTheServerWantsTls) {
+  ServerOptions options = server_options({{"kitchen", "the-right-secret"}});
+  options.plain_devices = false;
+  ServerProcess server(options);
+  DeviceProcess device(server.ingest_port(), {"--id", "kitchen", "--link", "plain", "--secret", "the-right-secret"},
+                       dir.path(), "kitchen");
+  ASSERT_TRUE(wait_until([&] { return device.log().find("tls_required") != std::string::npos; }, 5s)) << device.log();
+  EXPECT_EQ(device.stop(), 0);
+  EXPECT_TRUE(api_device(server, "kitchen").empty());
+}
+
 TEST_F(DeviceTest, FiftyDevicesInOneProcessStreamWithNothingLost) {
   ServerProcess server(server_options());
   // A 2 s queue: 50 links wait for their first PONG from a server under the
   // sanitizers on a busy machine; the test is about what follows.
   DeviceProcess devices(server.ingest_port(),
-                        {"--id", "farm", "--count", "50", "--codec", "ima-adpcm", "--queue-ms", "2000"}, dir.path(),
+                        {"--id", "farm", "--link", "plain", "--count", "50", "--codec", "ima-adpcm", "--queue-ms", "2000"}, dir.path(),
                         "farm");
   ASSERT_TRUE(wait_until(
       [&] {

@@ -3,12 +3,14 @@
 // protocol through the project's own parser and can refuse, cut and stall.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <deque>
 #include <string>
 #include <vector>
 
+#include "micstream/auth.h"
 #include "micstream/codec.h"
 #include "micstream/frame_parser.h"
 #include "micstream/pipeline/ports.h"
@@ -60,10 +62,17 @@ class FakeServer : public pipeline::Transport {
   bool refuse_connections = false;
   bool cut_on_next_send = false;  // the connection dies mid-stream
   bool refuse_hello = false;      // answer HELLO with ERROR auth_failed, and PINGs not at all
+  bool tls = false;               // a TLS link: a plain WELCOME, start_tls(), a fresh WELCOME
+  bool fail_tls = false;          // the handshake fails (a server without the device's key)
+  bool bytes_after_plain_welcome = false;
   std::deque<std::vector<std::uint8_t>> to_device;  // frames queued for the device
 
   // What the server saw.
   std::vector<proto::Hello> hellos;
+  std::vector<bool> hello_proved;  // each HELLO's proof is over the link's last WELCOME nonce
+  std::vector<std::uint8_t> secret;  // to check proofs with (empty: unchecked)
+  int tls_handshakes = 0;
+  int tls_refused = 0;
   std::vector<ReceivedAudio> audio;
   std::vector<proto::Stats> stats;
   std::vector<std::uint64_t> connect_times_us;
@@ -81,9 +90,30 @@ class FakeServer : public pipeline::Transport {
     ++connections;
     open_ = true;
     parser_.reset();
-    proto::Welcome welcome;
-    for (std::size_t i = 0; i < proto::kNonceSize; ++i) welcome.nonce[i] = static_cast<std::uint8_t>(connections + i);
-    queue_frame(welcome);
+    in_tls_ = false;
+    queue_welcome(0);
+    if (tls && bytes_after_plain_welcome) to_device.back().push_back(0x16);
+    return Status::ok;
+  }
+
+  Status start_tls(std::uint32_t) override {
+    if (!open_ || in_tls_ || !tls) {
+      error_ = "start_tls out of turn";
+      return Status::failed;
+    }
+    if (!to_device.empty()) {  // the device must have read the plain WELCOME, and nothing more was there
+      error_ = "start_tls with unread bytes";
+      return Status::failed;
+    }
+    if (fail_tls) {
+      ++tls_refused;
+      open_ = false;
+      error_ = "TLS handshake failed: unknown PSK identity";
+      return Status::failed;
+    }
+    ++tls_handshakes;
+    in_tls_ = true;
+    queue_welcome(100);
     return Status::ok;
   }
 
@@ -132,11 +162,26 @@ class FakeServer : public pipeline::Transport {
   std::vector<Errc> parse_errors;
 
  private:
+  void queue_welcome(int salt) {
+    proto::Welcome welcome;
+    for (std::size_t i = 0; i < proto::kNonceSize; ++i) {
+      welcome.nonce[i] = static_cast<std::uint8_t>(connections + salt + i);
+    }
+    std::copy(std::begin(welcome.nonce), std::end(welcome.nonce), nonce_.begin());
+    queue_frame(welcome);
+  }
+
   void handle(const proto::FrameView& frame) {
     switch (frame.type) {
       case proto::FrameType::hello: {
         proto::Hello h;
-        if (proto::decode(frame.payload, h) == Errc::ok) hellos.push_back(h);
+        if (proto::decode(frame.payload, h) == Errc::ok) {
+          hellos.push_back(h);
+          std::array<std::uint8_t, proto::kProofSize> expected{};
+          hello_proved.push_back(compute_proof(secret, nonce_, h.device_id.view(), expected) == Errc::ok &&
+                                 std::equal(expected.begin(), expected.end(), std::begin(h.proof)) &&
+                                 (in_tls_ || !tls));
+        }
         if (refuse_hello) {
           proto::ErrorMessage e;
           e.code = Errc::auth_failed;
@@ -167,6 +212,8 @@ class FakeServer : public pipeline::Transport {
 
   FakeClock& clock_;
   bool open_ = false;
+  bool in_tls_ = false;
+  std::array<std::uint8_t, proto::kNonceSize> nonce_{};  // of the last WELCOME
   std::string error_ = "no error";
   std::array<std::uint8_t, proto::kMaxFrameSize> storage_{};
   proto::FrameParser parser_{storage_};

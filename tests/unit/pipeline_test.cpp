@@ -35,7 +35,9 @@ struct Rig {
   std::unique_ptr<Sender> sender;
   std::uint64_t ticks = 0;
 
-  explicit Rig(Codec codec = Codec::pcm16) {
+  explicit Rig(Codec codec = Codec::pcm16, bool tls = false) {
+    server.secret = secret;
+    server.tls = tls;
     for (std::size_t i = 0; i < kDepth + 2; ++i) slots.push_back({0, 0, std::span(storage).subspan(i * kFrame, kFrame)});
     queue = std::make_unique<FrameQueue>(slots, mutex, signal);
     CaptureConfig cc;
@@ -45,6 +47,7 @@ struct Rig {
     (void)sc.device_id.assign("mic-01");
     sc.secret = secret;
     sc.codec = codec;
+    sc.tls = tls;
     sc.backoff = {.initial_ms = 500, .max_ms = 4000, .multiplier = 2, .jitter_percent = 0};
     sender = std::make_unique<Sender>(sc, *queue, *capture, Sender::Ports{server, clock, random, observer}, tx);
   }
@@ -231,6 +234,46 @@ TEST(Pipeline, GarbageFromTheServerCostsTheLinkOnly) {
   EXPECT_TRUE(rig.sender->streaming());
   EXPECT_EQ(rig.server.connections, 2);
   expect_clean_stream(rig);
+}
+
+TEST(Pipeline, ATlsLinkProvesTheSecretOverTheWelcomeInsideTls) {
+  Rig rig(Codec::pcm16, true);
+  rig.run_ms(1000);
+  EXPECT_EQ(rig.server.tls_handshakes, 1);
+  ASSERT_EQ(rig.server.hellos.size(), 1u);
+  EXPECT_TRUE(rig.server.hello_proved[0]) << "HELLO must prove the secret over the nonce of the WELCOME inside TLS";
+  EXPECT_GT(rig.server.audio.size(), 30u);
+  expect_clean_stream(rig);
+}
+
+TEST(Pipeline, APlainLinkProvesTheSecretOverItsOnlyWelcome) {
+  Rig rig;
+  rig.run_ms(500);
+  EXPECT_EQ(rig.server.tls_handshakes, 0);
+  ASSERT_EQ(rig.server.hellos.size(), 1u);
+  EXPECT_TRUE(rig.server.hello_proved[0]);
+}
+
+TEST(Pipeline, AFailedTlsHandshakeNeverFallsBackToPlain) {
+  Rig rig(Codec::pcm16, true);
+  rig.server.fail_tls = true;
+  rig.run_ms(3000);
+  EXPECT_GE(rig.server.tls_refused, 2) << "it retried, with the backoff";
+  EXPECT_EQ(rig.server.hellos.size(), 0u) << "no HELLO in the clear";
+  EXPECT_EQ(rig.server.audio.size(), 0u);
+  rig.server.fail_tls = false;
+  rig.run_ms(4000);
+  EXPECT_TRUE(rig.sender->streaming());
+  expect_clean_stream(rig);
+}
+
+TEST(Pipeline, BytesAfterThePlainWelcomeCostTheLink) {
+  Rig rig(Codec::pcm16, true);
+  rig.server.bytes_after_plain_welcome = true;
+  rig.run_ms(1000);
+  EXPECT_EQ(rig.server.tls_handshakes, 0) << "a handshake must not start on top of unread bytes";
+  EXPECT_GE(rig.server.connections, 2);
+  EXPECT_EQ(rig.server.hellos.size(), 0u);
 }
 
 TEST(Pipeline, CaptureStampsFramesAcrossBlocksAndSkips) {

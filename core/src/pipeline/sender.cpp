@@ -94,45 +94,18 @@ bool Sender::handshake(std::uint64_t now_us) {
   }
 
   // The server speaks first: WELCOME with the nonce to prove the secret over.
-  const std::uint64_t give_up = now_us + std::uint64_t{config_.welcome_timeout_ms} * kUsPerMs;
+  // A TLS link opens with a plain one, then the TLS handshake, then a fresh
+  // WELCOME inside (docs/protocol.md, "TLS"): only that one counts.
   proto::Welcome welcome;
-  for (;;) {
-    const std::uint64_t now = ports_.clock.now_us();
-    if (now >= give_up) {
-      disconnect("no WELCOME from the server");
+  if (config_.tls) {
+    if (!read_welcome(now_us + std::uint64_t{config_.welcome_timeout_ms} * kUsPerMs, welcome, true)) return false;
+    if (ports_.transport.start_tls(config_.connect_timeout_ms) != Transport::Status::ok) {
+      disconnect(ports_.transport.last_error());
       return false;
     }
-    std::size_t received = 0;
-    const auto status = ports_.transport.receive(rx_chunk_, ms_until(now, give_up), received);
-    if (status == Transport::Status::timeout) continue;
-    if (status != Transport::Status::ok) {
-      disconnect(status == Transport::Status::closed ? "the server closed the link before WELCOME"
-                                                     : ports_.transport.last_error());
-      return false;
-    }
-    const auto step = parser_.feed({rx_chunk_, received});
-    if (step.status == proto::FrameParser::Status::error) {
-      disconnect(error_message(parser_.error()), true, parser_.error());
-      return false;
-    }
-    if (step.status == proto::FrameParser::Status::frame) {
-      if (parser_.frame().type == proto::FrameType::error) {
-        handle(parser_.frame());
-        return false;
-      }
-      if (parser_.frame().type != proto::FrameType::welcome) {
-        disconnect("the server's first frame is not WELCOME", true, Errc::unexpected_frame);
-        return false;
-      }
-      if (Errc e = proto::decode(parser_.frame().payload, welcome); e != Errc::ok) {
-        disconnect(error_message(e), true, e);
-        return false;
-      }
-      // Bytes after WELCOME in the same read would be the server's answers to
-      // frames not yet sent: there can be none.
-      break;
-    }
+    now_us = ports_.clock.now_us();
   }
+  if (!read_welcome(now_us + std::uint64_t{config_.welcome_timeout_ms} * kUsPerMs, welcome, false)) return false;
 
   proto::Hello hello;
   hello.codec = encoder_.codec();
@@ -161,6 +134,49 @@ bool Sender::handshake(std::uint64_t now_us) {
   last_receive_us_ = now;
   // Its PONG tells that the server accepted HELLO (and starts the clock sync).
   return send_ping(now);
+}
+
+bool Sender::read_welcome(std::uint64_t give_up, proto::Welcome& welcome, bool before_tls) {
+  for (;;) {
+    const std::uint64_t now = ports_.clock.now_us();
+    if (now >= give_up) {
+      disconnect("no WELCOME from the server");
+      return false;
+    }
+    std::size_t received = 0;
+    const auto status = ports_.transport.receive(rx_chunk_, ms_until(now, give_up), received);
+    if (status == Transport::Status::timeout) continue;
+    if (status != Transport::Status::ok) {
+      disconnect(status == Transport::Status::closed ? "the server closed the link before WELCOME"
+                                                     : ports_.transport.last_error());
+      return false;
+    }
+    const auto step = parser_.feed({rx_chunk_, received});
+    if (step.status == proto::FrameParser::Status::error) {
+      disconnect(error_message(parser_.error()), true, parser_.error());
+      return false;
+    }
+    if (step.status != proto::FrameParser::Status::frame) continue;
+    if (parser_.frame().type == proto::FrameType::error) {
+      handle(parser_.frame());
+      return false;
+    }
+    if (parser_.frame().type != proto::FrameType::welcome) {
+      disconnect("the server's first frame is not WELCOME", true, Errc::unexpected_frame);
+      return false;
+    }
+    if (Errc e = proto::decode(parser_.frame().payload, welcome); e != Errc::ok) {
+      disconnect(error_message(e), true, e);
+      return false;
+    }
+    // Bytes after WELCOME would be the server's answers to frames not yet
+    // sent; before TLS they would be read as the handshake's: there can be none.
+    if (before_tls && step.consumed != received) {
+      disconnect("bytes after the plain WELCOME", false, Errc::unexpected_frame);
+      return false;
+    }
+    return true;
+  }
 }
 
 void Sender::disconnect(const char* reason, bool send_error, Errc code) {

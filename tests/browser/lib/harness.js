@@ -230,7 +230,9 @@ export async function startServer({ buildDir, dir, httpPort = 0, ingestPort = 0,
  * @param {number} [o.clockPpm] --clock-ppm (newer device builds)
  */
 export function startDevice({ buildDir, dir, ingest, id, tone = 440, codec = 'pcm16', frameMs = 10, sendJitterMs, clockPpm, extraArgs = [], wrap = [] }) {
-  const args = ['--server', `127.0.0.1:${ingest}`, '--id', id, '--tone', String(tone), '--codec', codec, '--frame-ms', String(frameMs)];
+  // Plain links: the server takes unknown devices, which have no TLS key.
+  const args = ['--server', `127.0.0.1:${ingest}`, '--id', id, '--link', 'plain', '--tone', String(tone), '--codec', codec,
+    '--frame-ms', String(frameMs)];
   for (const [option, value] of [['--send-jitter-ms', sendJitterMs], ['--clock-ppm', clockPpm]]) {
     if (value === undefined || value === null || value === 0) continue;
     if (!deviceSupports(buildDir, option)) throw new Error(`${deviceBinary(buildDir)} has no ${option}: rebuild it`);

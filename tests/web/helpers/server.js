@@ -84,8 +84,9 @@ export class TestServer {
 
   /** Starts a virtual device streaming a tone. */
   startDevice(id, { tone = 440, codec = 'ima-adpcm', rate = 16000, channels = 1, frameMs = 20 } = {}) {
+    // A plain link: the server takes unknown devices, which have no TLS key.
     const proc = spawn(this.binaries.device, [
-      '--server', `127.0.0.1:${this.ingestPort}`, '--id', id, '--tone', String(tone), '--codec', codec,
+      '--server', `127.0.0.1:${this.ingestPort}`, '--id', id, '--link', 'plain', '--tone', String(tone), '--codec', codec,
       '--rate', String(rate), '--channels', String(channels), '--frame-ms', String(frameMs),
     ], { stdio: 'ignore' });
     this.devices.set(id, proc);

@@ -56,6 +56,10 @@ class Transport {
   virtual Status send(std::span<const std::uint8_t> bytes, std::uint32_t timeout_ms) = 0;
   /// Receives what is there, waiting up to timeout_ms (0: do not wait). received is set on ok.
   virtual Status receive(std::span<std::uint8_t> out, std::uint32_t timeout_ms, std::size_t& received) = 0;
+  /// After the plain WELCOME: the TLS-PSK handshake (identity the device id,
+  /// key its secret; docs/protocol.md "TLS"), then send and receive go
+  /// through TLS until close(). Failed where the platform has no TLS.
+  virtual Status start_tls(std::uint32_t /*timeout_ms*/) { return Status::failed; }
   virtual void close() = 0;
   /// A short description of the last failure, for logs; never null.
   virtual const char* last_error() = 0;

@@ -23,6 +23,9 @@ namespace micstream::pipeline {
 struct SenderConfig {
   proto::DeviceId device_id;
   std::span<const std::uint8_t> secret;  ///< must outlive the sender
+  /// Wrap the link in TLS with the secret as its key (Transport::start_tls,
+  /// docs/protocol.md "TLS"). Never falls back to plain.
+  bool tls = false;
   proto::BoundedString<proto::kMaxFirmwareVersionLength> firmware_version;
   Codec codec = Codec::ima_adpcm;
   std::uint32_t sample_rate = 16000;
@@ -92,6 +95,8 @@ class Sender {
   enum class State : std::uint8_t { disconnected, streaming };
 
   bool handshake(std::uint64_t now_us);
+  /// Reads the WELCOME due by give_up; false (disconnected) on anything else.
+  bool read_welcome(std::uint64_t give_up, proto::Welcome& welcome, bool before_tls);
   void disconnect(const char* reason, bool send_error = false, Errc code = Errc::ok);
   bool send_frame(const AudioFrame& frame);
   bool receive(std::uint32_t wait_ms);
