@@ -23,7 +23,8 @@
 
 namespace micstream::device {
 
-/// The device's TLS key: its id as the identity, its secret as the key.
+/// The device's TLS key: its id as the identity, the key derived from its
+/// secret (derive_link_psk).
 struct TlsPsk {
   std::string identity;
   std::vector<std::uint8_t> key;

@@ -6,6 +6,7 @@
 #include <system_error>
 #include <utility>
 
+#include "micstream/auth.h"
 #include "micstream/codec.h"
 #include "micstream/error.h"
 #include "source_factory.h"
@@ -21,6 +22,14 @@ std::string offset_text(std::int64_t us) {
 
 std::uint64_t seconds_to_us(double seconds) { return static_cast<std::uint64_t>(std::llround(seconds * 1e6)); }
 
+// The TLS key of the link; empty (every handshake then fails, and says so)
+// only if the crypto library failed: check_config() checked the secret.
+std::vector<std::uint8_t> link_psk(std::span<const std::uint8_t> secret) {
+  std::vector<std::uint8_t> psk(kLinkPskSize);
+  if (derive_link_psk(secret, std::span<std::uint8_t, kLinkPskSize>(psk.data(), kLinkPskSize)) != Errc::ok) psk.clear();
+  return psk;
+}
+
 }  // namespace
 
 VirtualDevice::VirtualDevice(DeviceConfig config, const StopFlag& stop, std::shared_ptr<spdlog::logger> log)
@@ -28,7 +37,8 @@ VirtualDevice::VirtualDevice(DeviceConfig config, const StopFlag& stop, std::sha
       stop_(stop),
       log_(std::move(log)),
       clock_(config_.clock_ppm),
-      tcp_(config_.host, config_.port, config_.socket_send_buffer, TlsPsk{config_.id, config_.secret}, stop_, log_),
+      tcp_(config_.host, config_.port, config_.socket_send_buffer, TlsPsk{config_.id, link_psk(config_.secret)}, stop_,
+           log_),
       transport_(tcp_, config_.link, clock_, random_, stop_),
       observer_(tcp_.server(), stop_, log_) {
   Sources sources = make_source(config_, source_error_);

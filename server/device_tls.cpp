@@ -1,10 +1,14 @@
 #include "device_tls.h"
 
+#include <array>
 #include <cstring>
 #include <stdexcept>
 
 #include <openssl/err.h>
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
+
+#include "micstream/auth.h"
 
 namespace micstream::server {
 
@@ -23,9 +27,14 @@ unsigned int find_psk(SSL* ssl, const char* identity, unsigned char* psk, unsign
   const auto* secrets = static_cast<const Secrets*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), secrets_slot()));
   if (secrets == nullptr || identity == nullptr) return 0;
   const std::string* secret = secrets->find(identity);
-  if (secret == nullptr || secret->empty() || secret->size() > max_psk_len) return 0;
-  std::memcpy(psk, secret->data(), secret->size());
-  return static_cast<unsigned int>(secret->size());
+  if (secret == nullptr || max_psk_len < kLinkPskSize) return 0;
+  std::array<std::uint8_t, kLinkPskSize> key{};
+  if (derive_link_psk({reinterpret_cast<const std::uint8_t*>(secret->data()), secret->size()}, key) != Errc::ok) {
+    return 0;
+  }
+  std::memcpy(psk, key.data(), key.size());
+  OPENSSL_cleanse(key.data(), key.size());
+  return static_cast<unsigned int>(key.size());
 }
 
 void check(int ok, const char* what) {

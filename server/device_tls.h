@@ -1,5 +1,5 @@
-// The device port's TLS: TLS 1.2 with the device's secret as the pre-shared
-// key and its id as the PSK identity, TLS_PSK_WITH_AES_128_GCM_SHA256 only
+// The device port's TLS: TLS 1.2 with a key derived from the device's secret
+// as the pre-shared key (core's derive_link_psk) and its id as the PSK identity, TLS_PSK_WITH_AES_128_GCM_SHA256 only
 // (docs/protocol.md, "TLS"). A server that does not know a device's secret
 // cannot complete the handshake, so a device never talks to a rogue one.
 #pragma once

@@ -13,6 +13,12 @@ Errc compute_proof(std::span<const std::uint8_t> secret, std::span<const std::ui
   return hmac_sha256(secret, {message, size}, proof) ? Errc::ok : Errc::crypto_failure;
 }
 
+Errc derive_link_psk(std::span<const std::uint8_t> secret, std::span<std::uint8_t, kLinkPskSize> psk) {
+  if (secret.empty() || secret.size() > kMaxSecretSize) return Errc::invalid_string;
+  const std::span label(reinterpret_cast<const std::uint8_t*>(kLinkPskLabel.data()), kLinkPskLabel.size());
+  return hmac_sha256(secret, label, psk) ? Errc::ok : Errc::crypto_failure;
+}
+
 bool proofs_equal(std::span<const std::uint8_t, proto::kProofSize> a,
                   std::span<const std::uint8_t, proto::kProofSize> b) {
   std::uint8_t diff = 0;

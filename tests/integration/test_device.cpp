@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -68,10 +69,15 @@ struct TestDevice::Tls {
   static unsigned int client_psk(SSL* ssl, const char* /*hint*/, char* identity, unsigned int max_identity,
                                  unsigned char* key, unsigned int max_key) {
     const auto* self = static_cast<const Tls*>(SSL_get_app_data(ssl));
-    if (self->psk.identity.size() + 1 > max_identity || self->psk.key.size() > max_key) return 0;
+    std::array<std::uint8_t, kLinkPskSize> derived{};
+    const std::string& secret = self->psk.secret;
+    if (derive_link_psk({reinterpret_cast<const std::uint8_t*>(secret.data()), secret.size()}, derived) != Errc::ok ||
+        self->psk.identity.size() + 1 > max_identity || derived.size() > max_key) {
+      return 0;
+    }
     std::memcpy(identity, self->psk.identity.c_str(), self->psk.identity.size() + 1);
-    std::memcpy(key, self->psk.key.data(), self->psk.key.size());
-    return static_cast<unsigned int>(self->psk.key.size());
+    std::memcpy(key, derived.data(), derived.size());
+    return static_cast<unsigned int>(derived.size());
   }
 };
 

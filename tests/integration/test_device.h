@@ -43,10 +43,11 @@ struct ReceivedFrame {
 /// Far from the Unix epoch, so a server that forgot to map it is caught.
 [[nodiscard]] inline std::uint64_t device_clock_us() { return static_cast<std::uint64_t>(steady_us()); }
 
-/// The key of a TLS link (docs/protocol.md, "TLS"): the device id and its secret.
+/// What a TLS link is keyed with (docs/protocol.md, "TLS"): the device id
+/// and its secret, from which the key is derived (derive_link_psk).
 struct TlsPsk {
   std::string identity;
-  std::string key;
+  std::string secret;
 };
 
 class TestDevice {

@@ -70,6 +70,27 @@ TEST(DeviceProof, DependsOnSecretNonceAndId) {
   EXPECT_FALSE(proofs_equal(reference, other));
 }
 
+TEST(LinkPsk, MatchesTheDocumentedVector) {
+  const std::string doc = test::read_file(MICSTREAM_SOURCE_DIR "/docs/protocol.md");
+  const Bytes documented = test::doc_vector(doc, "link-psk");
+  ASSERT_EQ(documented.size(), kLinkPskSize) << "docs/protocol.md has no 32-byte vector:link-psk";
+  std::array<std::uint8_t, kLinkPskSize> psk{};
+  ASSERT_EQ(derive_link_psk(text("secret-01"), psk), Errc::ok);
+  EXPECT_EQ(Bytes(psk.begin(), psk.end()), documented);
+}
+
+TEST(LinkPsk, IsNeverTheSecretAndDependsOnIt) {
+  std::array<std::uint8_t, kLinkPskSize> a{};
+  std::array<std::uint8_t, kLinkPskSize> b{};
+  const Bytes long_secret(kMaxSecretSize, 'x');  // longer than a TLS library takes as a key
+  ASSERT_EQ(derive_link_psk(long_secret, a), Errc::ok);
+  ASSERT_EQ(derive_link_psk(Bytes(kMaxSecretSize - 1, 'x'), b), Errc::ok);
+  EXPECT_NE(a, b);
+  EXPECT_NE(Bytes(a.begin(), a.end()), Bytes(long_secret.begin(), long_secret.begin() + kLinkPskSize));
+  EXPECT_EQ(derive_link_psk({}, a), Errc::invalid_string);
+  EXPECT_EQ(derive_link_psk(Bytes(kMaxSecretSize + 1, 1), a), Errc::invalid_string);
+}
+
 TEST(DeviceProof, RefusesBadArguments) {
   std::array<std::uint8_t, proto::kProofSize> proof{};
   EXPECT_EQ(compute_proof({}, test::kSampleNonce, "mic-01", proof), Errc::invalid_string);

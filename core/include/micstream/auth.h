@@ -28,6 +28,16 @@ inline constexpr std::size_t kHmacSha256Size = 32;
                                  std::span<const std::uint8_t, proto::kNonceSize> nonce, std::string_view device_id,
                                  std::span<std::uint8_t, proto::kProofSize> proof);
 
+inline constexpr std::size_t kLinkPskSize = 32;
+/// What the link's PSK is derived with (docs/protocol.md, "TLS").
+inline constexpr std::string_view kLinkPskLabel = "micstream link psk v1";
+
+/// The TLS pre-shared key of a device's link: HMAC-SHA256(secret,
+/// kLinkPskLabel). Always 32 bytes, whatever the secret's length (mbedTLS
+/// takes keys of at most 32 bytes), and never the secret itself.
+/// invalid_string for an empty or too long secret, crypto_failure when the library fails.
+[[nodiscard]] Errc derive_link_psk(std::span<const std::uint8_t> secret, std::span<std::uint8_t, kLinkPskSize> psk);
+
 /// Compares two proofs in time independent of where they differ.
 [[nodiscard]] bool proofs_equal(std::span<const std::uint8_t, proto::kProofSize> a,
                                 std::span<const std::uint8_t, proto::kProofSize> b);
