@@ -1,13 +1,15 @@
 // The firmware's network ports, compiled for Linux and run against the real
 // micstream-server: main/socket_transport.cpp (non-blocking connect, full
 // sends, receive), main/server_locator.cpp (DNS, and mDNS discovery through
-// the stand-in mdns.h below) and main/hmac_sha256_mbedtls.cpp (Mbed TLS), with
+// the stand-in mdns.h below), main/tls_transport.cpp (TLS-PSK with Mbed TLS)
+// and main/hmac_sha256_mbedtls.cpp (Mbed TLS), with
 // core's FrameQueue, Capture and Sender on std::thread ports. A tone is
 // "captured" in real time in 10 ms blocks, as the ESP32's DMA delivers it.
 // run-link-test.sh drives it; it exits 0 when the server accepted the link
 // and frames were sent.
 //
-//   link_test --id ID --secret S --seconds N (--host H --port P | --discover P)
+//   link_test --id ID --secret S --seconds N (--host H --port P | --discover P) [--link tls|plain]
+// (tls by default, as the firmware's CONFIG_MICSTREAM_LINK_TLS).
 #include <time.h>
 
 #include <atomic>
@@ -32,6 +34,7 @@
 #include "micstream/pipeline/sender.h"
 #include "server_locator.h"
 #include "socket_transport.h"
+#include "tls_transport.h"
 
 namespace {
 
@@ -123,7 +126,7 @@ int main(int argc, char** argv) {
   // which the transport reports. On Linux the same needs SIGPIPE ignored
   // (without it, a server that stops mid-send killed this test now and then).
   std::signal(SIGPIPE, SIG_IGN);
-  std::string id = "host-test", secret, host;
+  std::string id = "host-test", secret, host, link = "tls";
   unsigned port = 2001, seconds = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
@@ -138,6 +141,8 @@ int main(int argc, char** argv) {
       port = static_cast<unsigned>(std::atoi(value));
     else if (key == "--discover")
       g_mdns_port = static_cast<std::uint16_t>(std::atoi(value));
+    else if (key == "--link")
+      link = value;
     else if (key == "--seconds")
       seconds = static_cast<unsigned>(std::atoi(value));
   }
@@ -162,10 +167,14 @@ int main(int argc, char** argv) {
 
   firmware::ServerLocator locator(host.c_str(), static_cast<std::uint16_t>(port), 2000, 500);
   if (locator.start(id.c_str()) != ESP_OK) return 1;
-  firmware::SocketTransport transport(locator, firmware::TransportOptions{});
+  firmware::SocketTransport socket(locator, firmware::TransportOptions{});
   pipeline::SenderConfig config;
   (void)config.device_id.assign(id);
   config.secret = {reinterpret_cast<const std::uint8_t*>(secret.data()), secret.size()};
+  config.tls = link == "tls";
+  firmware::TlsTransport tls(socket, clock, id, config.secret);
+  pipeline::Transport& transport = config.tls ? static_cast<pipeline::Transport&>(tls) : socket;
+  std::fprintf(stderr, "link_test: %s link\n", config.tls ? "TLS" : "plain");
   (void)config.firmware_version.assign("host-link-test");
   config.backoff.initial_ms = 200;
   config.backoff.max_ms = 1000;

@@ -14,6 +14,15 @@
 
 namespace micstream::firmware {
 
+#if CONFIG_MICSTREAM_LINK_TLS
+inline constexpr bool kLinkTls = true;  // TLS-PSK links (tls_transport.h)
+#if !CONFIG_MBEDTLS_KEY_EXCHANGE_PSK
+#error "CONFIG_MICSTREAM_LINK_TLS needs CONFIG_MBEDTLS_PSK_MODES and CONFIG_MBEDTLS_KEY_EXCHANGE_PSK (sdkconfig.defaults)"
+#endif
+#else
+inline constexpr bool kLinkTls = false;
+#endif
+
 inline constexpr std::uint32_t kSampleRate = CONFIG_MICSTREAM_SAMPLE_RATE;
 inline constexpr std::uint8_t kChannels = 1;  // every microphone here is mono
 

@@ -4,6 +4,8 @@
 
 #include "esp_log.h"
 #include "esp_system.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
 #include "micstream/codec.h"
 #include "micstream/error.h"
 
@@ -14,8 +16,13 @@ constexpr char kTag[] = "link";
 }  // namespace
 
 void StreamObserver::on_connected(std::uint32_t reconnects) {
-  ESP_LOGI(kTag, "streaming: the server accepted the link (reconnects so far: %lu)",
-           static_cast<unsigned long>(reconnects));
+  // Called on the sender task after a whole handshake (TLS included): what
+  // its stack never used so far, to size CONFIG_MICSTREAM_SENDER_TASK_STACK
+  // by, and the heap the link's buffers left.
+  ESP_LOGI(kTag, "streaming: the server accepted the link (reconnects so far: %lu; sender stack unused %u bytes, "
+           "free heap %lu bytes)", static_cast<unsigned long>(reconnects),
+           static_cast<unsigned>(uxTaskGetStackHighWaterMark(nullptr)),
+           static_cast<unsigned long>(esp_get_free_heap_size()));
   ota_.confirm_image();
 }
 

@@ -24,6 +24,7 @@
 #include "soc/soc_caps.h"
 #include "socket_transport.h"
 #include "stream_observer.h"
+#include "tls_transport.h"
 
 #if CONFIG_MICSTREAM_MIC_ADC
 #include "adc_microphone.h"
@@ -137,9 +138,12 @@ std::span<pipeline::AudioFrame> frame_slots() {
 // Everything the two tasks share, built once by start_streaming().
 struct Pipeline {
   Pipeline(const Settings& settings_in, WifiStation& wifi_in, const ServerLocator& locator, OtaUpdater& ota)
-      : transport(locator, TransportOptions{.keepalive_idle_s = CONFIG_MICSTREAM_TCP_KEEPALIVE_IDLE_S,
-                                            .keepalive_interval_s = CONFIG_MICSTREAM_TCP_KEEPALIVE_INTERVAL_S,
-                                            .keepalive_count = CONFIG_MICSTREAM_TCP_KEEPALIVE_COUNT}),
+      : socket(locator, TransportOptions{.keepalive_idle_s = CONFIG_MICSTREAM_TCP_KEEPALIVE_IDLE_S,
+                                         .keepalive_interval_s = CONFIG_MICSTREAM_TCP_KEEPALIVE_INTERVAL_S,
+                                         .keepalive_count = CONFIG_MICSTREAM_TCP_KEEPALIVE_COUNT}),
+#if CONFIG_MICSTREAM_LINK_TLS
+        tls(socket, clock, settings_in.device_id, settings_in.secret_bytes()),
+#endif
         observer(ota, wifi_in),
         settings(settings_in),
         wifi(wifi_in),
@@ -149,7 +153,13 @@ struct Pipeline {
   FreeRtosSignal signal;
   EspClock clock;
   EspRandom random;
-  SocketTransport transport;
+  SocketTransport socket;
+#if CONFIG_MICSTREAM_LINK_TLS
+  TlsTransport tls;
+  pipeline::Transport& transport() { return tls; }
+#else
+  pipeline::Transport& transport() { return socket; }
+#endif
   StreamObserver observer;
   const Settings& settings;
   WifiStation& wifi;
@@ -240,6 +250,7 @@ pipeline::SenderConfig sender_config(const Settings& settings) {
   pipeline::SenderConfig config;
   (void)config.device_id.assign(settings.device_id);
   config.secret = settings.secret_bytes();
+  config.tls = kLinkTls;
   const esp_app_desc_t* app = esp_app_get_description();
   const std::string_view version(app->version, strnlen(app->version, sizeof app->version));
   if (printable(version)) (void)config.firmware_version.assign(version);
@@ -305,7 +316,7 @@ esp_err_t start_streaming(const Settings& settings, WifiStation& wifi, const Ser
 
   pipeline::Sender& sender =
       p.sender.emplace(sender_config(settings), p.queue, *p.capture,
-                       pipeline::Sender::Ports{p.transport, p.clock, p.random, p.observer}, s_tx_buffer);
+                       pipeline::Sender::Ports{p.transport(), p.clock, p.random, p.observer}, s_tx_buffer);
   if (const Errc e = sender.check(); e != Errc::ok) {
     ESP_LOGE(kTag, "cannot stream with these settings: %s", error_message(e));
     return ESP_ERR_INVALID_ARG;
