@@ -22,6 +22,7 @@
 #include <cstring>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,8 +41,9 @@ namespace {
 
 using namespace micstream;
 
-// mDNS stand-in: answers _micstream._tcp with 127.0.0.1 and the given port.
-std::uint16_t g_mdns_port = 0;
+// mDNS stand-in: answers _micstream._tcp with 127.0.0.1 and the given
+// ports, one answer each, in that order.
+std::vector<std::uint16_t> g_mdns_ports;
 
 struct StdMutex final : pipeline::Mutex {
   void lock() override { m.lock(); }
@@ -77,48 +79,68 @@ struct DeviceRandom final : pipeline::Random {
   std::random_device rd;
 };
 
+// Tells the locator how links end, as the firmware's StreamObserver does.
 struct CountingObserver final : pipeline::SenderObserver {
+  explicit CountingObserver(const firmware::ServerLocator& l) : locator(l) {}
   void on_connected(std::uint32_t reconnects) override {
+    locator.link_accepted();
     ++accepted;
     std::fprintf(stderr, "link_test: server accepted the link (reconnects %u)\n", reconnects);
   }
   void on_disconnected(const char* reason, std::uint32_t retry_in_ms) override {
+    locator.link_ended();
     std::fprintf(stderr, "link_test: disconnected: %s; retry in %u ms\n", reason, retry_in_ms);
   }
   void on_server_error(const proto::ErrorMessage& error) override {
     last_error = error.code;
     std::fprintf(stderr, "link_test: server ERROR %s\n", error_name(error.code));
   }
+  const firmware::ServerLocator& locator;
   std::atomic<int> accepted{0};
   std::atomic<Errc> last_error{Errc::ok};
 };
+
+std::vector<std::uint16_t> parse_ports(const std::string& list) {
+  std::vector<std::uint16_t> ports;
+  std::stringstream in(list);
+  for (std::string port; std::getline(in, port, ',');) ports.push_back(static_cast<std::uint16_t>(std::stoi(port)));
+  return ports;
+}
 
 }  // namespace
 
 esp_err_t mdns_init() { return ESP_OK; }
 esp_err_t mdns_hostname_set(const char*) { return ESP_OK; }
 esp_err_t mdns_query_a(const char*, std::uint32_t, esp_ip4_addr_t*) { return ESP_ERR_NOT_FOUND; }
-esp_err_t mdns_query_ptr(const char* service, const char* proto, std::uint32_t, std::size_t, mdns_result_t** results) {
+esp_err_t mdns_query_ptr(const char* service, const char* proto, std::uint32_t, std::size_t max_results,
+                         mdns_result_t** results) {
   *results = nullptr;
-  if (g_mdns_port == 0 || std::strcmp(service, "_micstream") != 0 || std::strcmp(proto, "_tcp") != 0) {
+  if (g_mdns_ports.empty() || std::strcmp(service, "_micstream") != 0 || std::strcmp(proto, "_tcp") != 0) {
     return ESP_ERR_NOT_FOUND;
   }
-  auto* r = new mdns_result_t{};
-  r->instance_name = const_cast<char*>("micstream on localhost");
-  r->port = g_mdns_port;
-  r->txt = new mdns_txt_item_t[2]{{"protocol", "1"}, {"http", "2000"}};
-  r->txt_count = 2;
-  r->addr = new mdns_ip_addr_t{};
-  r->addr->addr.type = ESP_IPADDR_TYPE_V4;
-  r->addr->addr.u_addr.ip4.addr = htonl(INADDR_LOOPBACK);
-  *results = r;
+  mdns_result_t** tail = results;
+  for (std::size_t i = 0; i < g_mdns_ports.size() && i < max_results; ++i) {
+    auto* r = new mdns_result_t{};
+    r->instance_name = const_cast<char*>("micstream on localhost");
+    r->port = g_mdns_ports[i];
+    r->txt = new mdns_txt_item_t[2]{{"protocol", "1"}, {"http", "2000"}};
+    r->txt_count = 2;
+    r->addr = new mdns_ip_addr_t{};
+    r->addr->addr.type = ESP_IPADDR_TYPE_V4;
+    r->addr->addr.u_addr.ip4.addr = htonl(INADDR_LOOPBACK);
+    *tail = r;
+    tail = &r->next;
+  }
   return ESP_OK;
 }
 void mdns_query_results_free(mdns_result_t* r) {
-  if (r == nullptr) return;
-  delete[] r->txt;
-  delete r->addr;
-  delete r;
+  while (r != nullptr) {
+    mdns_result_t* next = r->next;
+    delete[] r->txt;
+    delete r->addr;
+    delete r;
+    r = next;
+  }
 }
 
 int main(int argc, char** argv) {
@@ -139,8 +161,8 @@ int main(int argc, char** argv) {
       host = value;
     else if (key == "--port")
       port = static_cast<unsigned>(std::atoi(value));
-    else if (key == "--discover")
-      g_mdns_port = static_cast<std::uint16_t>(std::atoi(value));
+    else if (key == "--discover")  // P or P1,P2,...: the mDNS answers
+      g_mdns_ports = parse_ports(value);
     else if (key == "--link")
       link = value;
     else if (key == "--seconds")
@@ -161,12 +183,12 @@ int main(int argc, char** argv) {
   StdSignal signal;
   SteadyClock clock;
   DeviceRandom random;
-  CountingObserver observer;
   pipeline::FrameQueue queue(slots, mutex, signal);
   pipeline::Capture capture(pipeline::CaptureConfig{}, queue);
 
   firmware::ServerLocator locator(host.c_str(), static_cast<std::uint16_t>(port), 2000, 500);
   if (locator.start(id.c_str()) != ESP_OK) return 1;
+  CountingObserver observer(locator);
   firmware::SocketTransport socket(locator, firmware::TransportOptions{});
   pipeline::SenderConfig config;
   (void)config.device_id.assign(id);

@@ -10,6 +10,8 @@
 #   5. a rogue server (one that takes any device, so it has no key for this
 #      one): no handshake, no HELLO, the rogue never lists the device
 #   6. the server stops and comes back: the device reconnects over TLS and streams on
+#   7. mDNS with the rogue server answering first: the device moves on to the
+#      next answer and streams to the real server
 # Needs g++, libmbedtls-dev, curl and a built server (make build).
 #   firmware/host/run-link-test.sh [path/to/micstream-server]
 set -euo pipefail
@@ -101,4 +103,17 @@ wait "$device_pid"
 cat "$work/restart.txt"
 grep -q "reconnects [1-9]" "$work/restart.txt" || fail "no reconnect"
 echo "   server counted $(frames_of) frames after the restart"
+
+echo "== 7. mDNS: the rogue server answers first"
+real_ingest=$ingest real_http=$http real_pid=$server_pid
+start_server 0 --allow-unknown-devices
+rogue_ingest=$ingest
+"$work/link_test" --id host-test --secret s3cret-host-test --discover "$rogue_ingest,$real_ingest" --seconds 4 \
+  >"$work/two.txt" 2>&1 || fail "no link through the second answer: $(cat "$work/two.txt")"
+grep -q "answer 1 of 2" "$work/two.txt" && grep -q "answer 2 of 2" "$work/two.txt" || fail "$(cat "$work/two.txt")"
+http=$real_http
+curl -s "localhost:$http/api/devices" | grep -q '"link": *"tls"' || fail "the real server has no TLS link"
+echo "   $(grep -c 'TLS handshake failed' "$work/two.txt") handshake(s) with the rogue failed, then the real server took the link"
+stop_server
+server_pid=$real_pid
 echo "== link test passed"

@@ -83,6 +83,12 @@ esp_err_t ServerLocator::resolve(ServerAddress& out, std::span<char> error) cons
   return ESP_OK;
 }
 
+void ServerLocator::link_ended() const {
+  if (!accepted_.exchange(false, std::memory_order_relaxed) && discovers()) {
+    skip_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 esp_err_t ServerLocator::discover(ServerAddress& out, std::span<char> error) const {
   mdns_result_t* answers = nullptr;
   const esp_err_t err = mdns_query_ptr(kService, kProto, mdns_timeout_ms_, kMaxAnswers, &answers);
@@ -92,8 +98,14 @@ esp_err_t ServerLocator::discover(ServerAddress& out, std::span<char> error) con
     if (answers != nullptr) mdns_query_results_free(answers);
     return err != ESP_OK ? err : ESP_ERR_NOT_FOUND;
   }
-  esp_err_t result = ESP_ERR_NOT_FOUND;
-  for (const mdns_result_t* answer = answers; answer != nullptr && result != ESP_OK; answer = answer->next) {
+  // The usable answers, in the order mDNS gave them.
+  struct Found {
+    const mdns_result_t* answer;
+    std::uint32_t ipv4;
+  };
+  Found found[kMaxAnswers] = {};
+  std::size_t count = 0;
+  for (const mdns_result_t* answer = answers; answer != nullptr && count < kMaxAnswers; answer = answer->next) {
     if (answer->port == 0) continue;
     std::uint32_t ipv4 = 0;
     for (const mdns_ip_addr_t* a = answer->addr; a != nullptr && ipv4 == 0; a = a->next) {
@@ -104,16 +116,21 @@ esp_err_t ServerLocator::discover(ServerAddress& out, std::span<char> error) con
       esp_ip4_addr_t host = {};
       if (mdns_query_a(answer->hostname, mdns_timeout_ms_, &host) == ESP_OK) ipv4 = host.addr;
     }
-    if (ipv4 == 0) continue;
-    set_ipv4(out, ipv4, answer->port);
+    if (ipv4 != 0) found[count++] = {answer, ipv4};
+  }
+  esp_err_t result = ESP_ERR_NOT_FOUND;
+  if (count > 0) {
+    const std::size_t pick = skip_.load(std::memory_order_relaxed) % count;
+    const mdns_result_t& answer = *found[pick].answer;
+    set_ipv4(out, found[pick].ipv4, answer.port);
     esp_ip4_addr_t shown = {};
-    shown.addr = ipv4;
+    shown.addr = found[pick].ipv4;
     std::snprintf(out.host, sizeof out.host, IPSTR, IP2STR(&shown));
-    const std::uint16_t http = txt_http_port(*answer);
+    const std::uint16_t http = txt_http_port(answer);
     out.http_port = http != 0 ? http : http_port_;
-    ESP_LOGI(kTag, "found %s at %s port %u (http %u)",
-             answer->instance_name != nullptr ? answer->instance_name : "server", out.host, answer->port,
-             out.http_port);
+    ESP_LOGI(kTag, "found %s at %s port %u (http %u), answer %u of %u",
+             answer.instance_name != nullptr ? answer.instance_name : "server", out.host, answer.port, out.http_port,
+             static_cast<unsigned>(pick + 1), static_cast<unsigned>(count));
     result = ESP_OK;
   }
   mdns_query_results_free(answers);

@@ -1,9 +1,13 @@
 // Where the server is: the configured host name or address (DNS), or, when
-// none is configured, the first answer to an mDNS query for _micstream._tcp
-// (the server advertises its ingest port, and its HTTP port in TXT "http").
+// none is configured, an answer to an mDNS query for _micstream._tcp (the
+// server advertises its ingest port, and its HTTP port in TXT "http").
 // Asked again before every connection, so a server that moved is found.
+// Discovery takes the first answer until a link to it ends without the
+// server accepting it (a rogue server answering first cannot finish the TLS
+// handshake); then it takes the next answer, and so on round.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -35,6 +39,12 @@ class ServerLocator {
 
   [[nodiscard]] bool discovers() const { return configured_host_[0] == '\0'; }
 
+  /// The sender's link to the located server: the server accepted HELLO.
+  void link_accepted() const { accepted_.store(true, std::memory_order_relaxed); }
+  /// The link ended; one the server never accepted moves discovery on to
+  /// the next answer.
+  void link_ended() const;
+
  private:
   esp_err_t resolve(ServerAddress& out, std::span<char> error) const;
   esp_err_t discover(ServerAddress& out, std::span<char> error) const;
@@ -43,6 +53,8 @@ class ServerLocator {
   std::uint16_t ingest_port_;
   std::uint16_t http_port_;
   std::uint32_t mdns_timeout_ms_;
+  mutable std::atomic<bool> accepted_{false};  // the current link was accepted
+  mutable std::atomic<std::uint32_t> skip_{0};  // answers to pass over, counted round
 };
 
 }  // namespace micstream::firmware

@@ -23,10 +23,12 @@ void StreamObserver::on_connected(std::uint32_t reconnects) {
            "free heap %lu bytes)", static_cast<unsigned long>(reconnects),
            static_cast<unsigned>(uxTaskGetStackHighWaterMark(nullptr)),
            static_cast<unsigned long>(esp_get_free_heap_size()));
+  locator_.link_accepted();
   ota_.confirm_image();
 }
 
 void StreamObserver::on_disconnected(const char* reason, std::uint32_t retry_in_ms) {
+  locator_.link_ended();
   ESP_LOGW(kTag, "%s; trying again in %lu ms", reason, static_cast<unsigned long>(retry_in_ms));
 }
 

@@ -1,5 +1,7 @@
 // The sender's observer on the ESP32: logs the link's events, hands CONFIG's
-// check_update and the first accepted link to the OTA updater, and fills the
+// check_update and the first accepted link to the OTA updater, tells the
+// server locator how each link ended (so discovery moves past a server that
+// never accepts one), and fills the
 // STATS fields only the platform knows (heap, WiFi RSSI). Runs on the sender
 // task; nothing here blocks.
 #pragma once
@@ -8,13 +10,15 @@
 
 #include "micstream/pipeline/sender.h"
 #include "ota_updater.h"
+#include "server_locator.h"
 #include "wifi_station.h"
 
 namespace micstream::firmware {
 
 class StreamObserver final : public pipeline::SenderObserver {
  public:
-  StreamObserver(OtaUpdater& ota, const WifiStation& wifi) : ota_(ota), wifi_(wifi) {}
+  StreamObserver(OtaUpdater& ota, const WifiStation& wifi, const ServerLocator& locator)
+      : ota_(ota), wifi_(wifi), locator_(locator) {}
 
   void on_connected(std::uint32_t reconnects) override;
   void on_disconnected(const char* reason, std::uint32_t retry_in_ms) override;
@@ -25,6 +29,7 @@ class StreamObserver final : public pipeline::SenderObserver {
  private:
   OtaUpdater& ota_;
   const WifiStation& wifi_;
+  const ServerLocator& locator_;
 };
 
 }  // namespace micstream::firmware

@@ -144,7 +144,7 @@ struct Pipeline {
 #if CONFIG_MICSTREAM_LINK_TLS
         tls(socket, clock, settings_in.device_id, settings_in.secret_bytes()),
 #endif
-        observer(ota, wifi_in),
+        observer(ota, wifi_in, locator),
         settings(settings_in),
         wifi(wifi_in),
         queue(frame_slots(), mutex, signal) {}
