@@ -14,6 +14,7 @@ set(MICSTREAM_CORE_SOURCES
   src/clock_sync.cpp
   src/rate_estimator.cpp
   src/image_signature.cpp
+  src/listener_audio.cpp
   src/pipeline/frame_queue.cpp
   src/pipeline/capture.cpp
   src/pipeline/sender.cpp

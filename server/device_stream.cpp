@@ -46,6 +46,7 @@ void DeviceStream::on_audio(const proto::Audio& audio, std::size_t frame_bytes, 
   if (listeners_.empty()) return;
   // Encode once, send many: one buffer for every listener.
   const auto frame = build_audio_frame(h, audio.payload, capture_server_us, params_.sample_rate);
+  if (!frame) return;
   const auto duration_us = static_cast<std::uint32_t>(std::uint64_t{h.sample_count} * 1000000 / params_.sample_rate);
   for (ListenerSession* listener : listeners_) listener->deliver_audio(frame, duration_us);
 }

@@ -1,7 +1,9 @@
 #include "listener_protocol.h"
 
+#include <algorithm>
+
 #include "json_text.h"
-#include "micstream/byte_io.h"
+#include "micstream/listener_audio.h"
 #include "websocket_frame.h"
 
 namespace micstream::server {
@@ -9,23 +11,25 @@ namespace micstream::server {
 std::shared_ptr<const std::string> build_audio_frame(const proto::AudioHeader& header,
                                                      std::span<const std::uint8_t> payload,
                                                      std::int64_t capture_server_us, std::uint32_t sample_rate) {
-  const std::size_t message_size = kAudioMessageHeaderSize + payload.size();
+  listener::Audio audio;
+  audio.codec = header.codec;
+  audio.channels = header.channels;
+  audio.sequence = header.sequence;
+  audio.first_sample = header.first_sample;
+  audio.capture_server_us = capture_server_us;
+  audio.sample_rate = sample_rate;
+  audio.sample_count = header.sample_count;
+  audio.payload = payload;
+  const std::size_t message_size = listener::kAudioHeaderSize + payload.size();
   auto frame = std::make_shared<std::string>(make_ws_header(WsOpcode::binary, message_size));
   const std::size_t offset = frame->size();
   frame->resize(offset + message_size);
   auto* bytes = reinterpret_cast<std::uint8_t*>(frame->data() + offset);
-  ByteWriter w({bytes, message_size});
-  w.u8(kAudioMessageKind);
-  w.u8(static_cast<std::uint8_t>(header.codec));
-  w.u8(header.channels);
-  w.u8(0);
-  w.u32(header.sequence);
-  w.u64(header.first_sample);
-  w.u64(static_cast<std::uint64_t>(capture_server_us));
-  w.u32(sample_rate);
-  w.u16(header.sample_count);
-  w.u16(0);
-  w.bytes(payload);
+  if (listener::encode_audio_header(audio, std::span<std::uint8_t, listener::kAudioHeaderSize>(
+                                               bytes, listener::kAudioHeaderSize)) != Errc::ok) {
+    return nullptr;
+  }
+  std::copy(payload.begin(), payload.end(), bytes + listener::kAudioHeaderSize);
   return frame;
 }
 

@@ -1,6 +1,7 @@
 // The messages of the listener WebSocket (docs/protocol.md, "The listener
-// WebSocket"): the binary audio message and the JSON text messages, each
-// built here and nowhere else.
+// WebSocket") as WebSocket frames: the binary audio message (its bytes
+// defined in core's listener_audio.h) and the JSON text messages, each built
+// here and nowhere else.
 #pragma once
 
 #include <cstdint>
@@ -14,11 +15,10 @@
 
 namespace micstream::server {
 
-inline constexpr std::size_t kAudioMessageHeaderSize = 32;
-inline constexpr std::uint8_t kAudioMessageKind = 1;
-
-/// The whole WebSocket frame (header included) of one audio message, built
-/// once per device frame and written as is to every listener.
+/// The whole WebSocket frame (header included) of one audio message (core's
+/// listener_audio.h), built once per device frame and written as is to every
+/// listener; null for a frame no listener may get (it cannot happen for a
+/// frame the link's parser accepted, whose limits are the same).
 [[nodiscard]] std::shared_ptr<const std::string> build_audio_frame(const proto::AudioHeader& header,
                                                                    std::span<const std::uint8_t> payload,
                                                                    std::int64_t capture_server_us,

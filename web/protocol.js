@@ -6,6 +6,11 @@ import { encodedSize } from './codecs.js';
 
 export const kAudioMessageHeaderSize = 32;
 export const kAudioMessageKind = 1;
+// The device link's limits (core/include/micstream/protocol.h), which the
+// server's messages keep to.
+export const kMinSampleRate = 8000;
+export const kMaxSampleRate = 48000;
+export const kMaxSamplesPerFrame = 8180; // samples a channel × channels
 
 /**
  * Parses one binary WebSocket message (an ArrayBuffer, or a view of one).
@@ -22,11 +27,14 @@ export function parseAudioMessage(data) {
   const channels = v.getUint8(2);
   const sampleRate = v.getUint32(24, true);
   const sampleCount = v.getUint16(28, true);
+  if (v.getUint8(3) !== 0 || v.getUint16(30, true) !== 0) return 'reserved bytes of an audio message are not 0';
   const payload = bytes.subarray(kAudioMessageHeaderSize);
   const size = encodedSize(codec, channels, sampleCount);
-  if (size === 0) return `bad audio header: codec ${codec}, ${channels} channels, ${sampleCount} samples`;
+  if (size === 0 || sampleCount * channels > kMaxSamplesPerFrame) {
+    return `bad audio header: codec ${codec}, ${channels} channels, ${sampleCount} samples`;
+  }
   if (payload.length !== size) return `audio payload of ${payload.length} bytes, expected ${size}`;
-  if (sampleRate < 1000 || sampleRate > 384000) return `bad sample rate ${sampleRate}`;
+  if (sampleRate < kMinSampleRate || sampleRate > kMaxSampleRate) return `bad sample rate ${sampleRate}`;
   return {
     codec,
     channels,

@@ -7,14 +7,13 @@
 import { Backoff, random32 } from './backoff.js';
 import { ClockSync } from './clock-sync.js';
 import { decodeFrame, codecName } from './codecs.js';
-import { parseAudioMessage } from './protocol.js';
+import { kMaxSamplesPerFrame, parseAudioMessage } from './protocol.js';
 
 /** The page's clock, Unix epoch microseconds (monotonic: performance.now() from timeOrigin). */
 export function pageClockUs() {
   return (performance.timeOrigin + performance.now()) * 1000;
 }
 
-const kMaxSamples = 8180; // a frame's samples × channels, at most (docs/protocol.md, HELLO)
 
 export class StreamClient {
   /**
@@ -50,8 +49,8 @@ export class StreamClient {
     this.pings = new Map(); // id → t0
     this.nextPingId = 1;
     this.lastMessageAt = 0;
-    this.int16 = new Int16Array(kMaxSamples);
-    this.float = new Float32Array(kMaxSamples);
+    this.int16 = new Int16Array(kMaxSamplesPerFrame);
+    this.float = new Float32Array(kMaxSamplesPerFrame);
     this.stream = null; // the last `stream` message
     this.stats = {
       connects: 0, // connections opened

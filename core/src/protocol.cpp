@@ -16,9 +16,6 @@ constexpr std::uint8_t kConfigHasGain = 0x01;
 constexpr std::uint8_t kConfigHasCodec = 0x02;
 constexpr std::uint8_t kConfigCheckUpdate = 0x04;
 
-// Largest samples a channel whose PCM16 frame (the largest codec) fits a payload.
-constexpr std::size_t kMaxSamplesPerFrame = (kMaxPayload - kAudioHeaderSize) / 2;
-
 bool is_printable(std::string_view s) {
   for (char c : s) {
     if (c < 0x20 || c > 0x7E) return false;

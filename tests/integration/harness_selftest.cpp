@@ -24,6 +24,7 @@
 #include "harness.h"
 #include "micstream/auth.h"
 #include "micstream/frame_parser.h"
+#include "micstream/listener_audio.h"
 #include "test_device.h"
 #include "ws_listener.h"
 
@@ -266,20 +267,21 @@ TEST(TestDevice, PayloadsAreValidAndDistinct) {
 // ---- a fake WebSocket server ----
 
 std::vector<std::uint8_t> audio_message(std::uint32_t seq, std::size_t payload) {
-  std::vector<std::uint8_t> m(kAudioMessageHeaderSize + payload, 0);
-  m[0] = 1;
-  m[1] = 1;
-  m[2] = 1;
-  for (int i = 0; i < 4; ++i) m[4 + i] = static_cast<std::uint8_t>(seq >> (8 * i));
-  const std::uint64_t first = seq * 320ull;
-  for (int i = 0; i < 8; ++i) m[8 + i] = static_cast<std::uint8_t>(first >> (8 * i));
-  const std::int64_t ct = 1'763'999'995'001'010;
-  for (int i = 0; i < 8; ++i) m[16 + i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(ct) >> (8 * i));
-  m[24] = 0x80;
-  m[25] = 0x3e;  // 16000
-  m[28] = 0x40;
-  m[29] = 0x01;  // 320
-  for (std::size_t i = 0; i < payload; ++i) m[kAudioMessageHeaderSize + i] = static_cast<std::uint8_t>(seq + i);
+  std::vector<std::uint8_t> p(payload);
+  for (std::size_t i = 0; i < payload; ++i) p[i] = static_cast<std::uint8_t>(seq + i);
+  listener::Audio a;
+  a.codec = Codec::pcm16;
+  a.channels = 1;
+  a.sequence = seq;
+  a.first_sample = seq * 320ull;
+  a.capture_server_us = 1'763'999'995'001'010;
+  a.sample_rate = 16000;
+  a.sample_count = static_cast<std::uint16_t>(payload / 2);
+  a.payload = p;
+  std::vector<std::uint8_t> m(listener::kAudioHeaderSize);
+  EXPECT_EQ(listener::encode_audio_header(a, std::span<std::uint8_t, listener::kAudioHeaderSize>(m.data(), m.size())),
+            Errc::ok);
+  m.insert(m.end(), p.begin(), p.end());
   return m;
 }
 
@@ -314,7 +316,7 @@ TEST(WsListener, RecordsTextAndAudioAndCloseCode) {
   auto audio = l.audio();
   ASSERT_EQ(audio.size(), 3u);
   for (std::uint32_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(audio[i].kind, 1);
+    EXPECT_EQ(audio[i].error, Errc::ok);
     EXPECT_EQ(audio[i].sequence, i);
     EXPECT_EQ(audio[i].first_sample, i * 320u);
     EXPECT_EQ(audio[i].capture_time_us, 1'763'999'995'001'010);

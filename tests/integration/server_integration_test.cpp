@@ -217,14 +217,13 @@ DeliveryCheck check_delivery(const std::vector<AudioMessage>& got, const std::ve
       why << "message " << i << " (sent seq " << s.header.sequence << "): " << what;
       c.problem = why.str();
     };
-    if (g.kind != 1) { fail("kind " + std::to_string(g.kind)); break; }
+    if (g.error != Errc::ok) { fail(std::string("not an audio message: ") + error_message(g.error)); break; }
     if (g.sequence != s.header.sequence) { fail("sequence " + std::to_string(g.sequence)); break; }
     if (g.first_sample != s.header.first_sample) { fail("first_sample " + std::to_string(g.first_sample)); break; }
     if (g.codec != static_cast<std::uint8_t>(params.codec)) { fail("codec " + std::to_string(g.codec)); break; }
     if (g.channels != params.channels) { fail("channels " + std::to_string(g.channels)); break; }
     if (g.sample_rate != params.sample_rate) { fail("sample_rate " + std::to_string(g.sample_rate)); break; }
     if (g.sample_count != s.header.sample_count) { fail("sample_count " + std::to_string(g.sample_count)); break; }
-    if (g.reserved0 != 0 || g.reserved1 != 0) { fail("reserved bytes not zero"); break; }
     if (g.payload != s.payload) {
       fail("payload differs (" + std::to_string(g.payload.size()) + " bytes, sent " + std::to_string(s.payload.size()) +
            ")");

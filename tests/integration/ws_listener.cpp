@@ -1,5 +1,7 @@
 #include "ws_listener.h"
 
+#include "micstream/listener_audio.h"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -20,25 +22,22 @@ namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-std::optional<AudioMessage> parse_audio_message(std::span<const std::uint8_t> b) {
-  if (b.size() < kAudioMessageHeaderSize) return std::nullopt;
-  auto le = [&b](std::size_t off, std::size_t n) {
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(b[off + i]) << (8 * i);
-    return v;
-  };
+AudioMessage parse_audio_message(std::span<const std::uint8_t> bytes) {
   AudioMessage m;
-  m.kind = b[0];
-  m.codec = b[1];
-  m.channels = b[2];
-  m.reserved0 = b[3];
-  m.sequence = static_cast<std::uint32_t>(le(4, 4));
-  m.first_sample = le(8, 8);
-  m.capture_time_us = static_cast<std::int64_t>(le(16, 8));
-  m.sample_rate = static_cast<std::uint32_t>(le(24, 4));
-  m.sample_count = static_cast<std::uint16_t>(le(28, 2));
-  m.reserved1 = static_cast<std::uint16_t>(le(30, 2));
-  m.payload.assign(b.begin() + kAudioMessageHeaderSize, b.end());
+  listener::Audio a;
+  m.error = listener::decode_audio(bytes, a);
+  if (m.error != Errc::ok) {
+    m.payload.assign(bytes.begin(), bytes.end());
+    return m;
+  }
+  m.codec = static_cast<std::uint8_t>(a.codec);
+  m.channels = a.channels;
+  m.sequence = a.sequence;
+  m.first_sample = a.first_sample;
+  m.capture_time_us = a.capture_server_us;
+  m.sample_rate = a.sample_rate;
+  m.sample_count = a.sample_count;
+  m.payload.assign(a.payload.begin(), a.payload.end());
   return m;
 }
 
@@ -242,17 +241,10 @@ std::vector<AudioMessage> WsListener::audio() const {
   out.reserve(impl_->audio_count);
   for (const auto& m : impl_->messages) {
     if (!m.binary) continue;
-    auto a = parse_audio_message(m.data);
-    if (!a) {
-      // Too short to be audio: keep it visible as a broken message.
-      AudioMessage broken;
-      broken.kind = 0xFF;
-      broken.payload = m.data;
-      a = broken;
-    }
-    a->steady_us = m.steady_us;
-    a->system_us = m.system_us;
-    out.push_back(std::move(*a));
+    AudioMessage a = parse_audio_message(m.data);  // a broken one stays visible, with its error
+    a.steady_us = m.steady_us;
+    a.system_us = m.system_us;
+    out.push_back(std::move(a));
   }
   return out;
 }

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "micstream/error.h"
+
 #include "harness.h"
 
 namespace micstream::itest {
@@ -28,26 +30,24 @@ struct WsMessage {
   std::int64_t system_us = 0;      ///< arrival, system clock (Unix epoch)
 };
 
-/// The listener protocol's binary audio message, decoded.
+/// The listener protocol's binary audio message, decoded by core's
+/// listener::decode_audio (the one C++ definition of its bytes).
 struct AudioMessage {
-  std::uint8_t kind = 0;
+  Errc error = Errc::ok;  ///< what decode_audio said; the fields are only meaningful when ok
   std::uint8_t codec = 0;
   std::uint8_t channels = 0;
-  std::uint8_t reserved0 = 0;
   std::uint32_t sequence = 0;
   std::uint64_t first_sample = 0;
   std::int64_t capture_time_us = 0;
   std::uint32_t sample_rate = 0;
   std::uint16_t sample_count = 0;
-  std::uint16_t reserved1 = 0;
-  std::vector<std::uint8_t> payload;
+  std::vector<std::uint8_t> payload;  ///< the codec payload; the whole message when it did not decode
   std::int64_t steady_us = 0;
   std::int64_t system_us = 0;
 };
-inline constexpr std::size_t kAudioMessageHeaderSize = 32;
 
-/// Decodes a binary message; nullopt when it is shorter than its header.
-std::optional<AudioMessage> parse_audio_message(std::span<const std::uint8_t> bytes);
+/// Decodes a binary message (error set when it is not a valid audio message).
+AudioMessage parse_audio_message(std::span<const std::uint8_t> bytes);
 
 struct ListenerOptions {
   std::string target = "/ws";  ///< e.g. "/ws?device=mic-01"

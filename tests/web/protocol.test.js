@@ -51,6 +51,41 @@ test('the AUDIO vector as the server relays it to a listener', () => {
   });
 });
 
+test('vector:listener-audio is what the page builds and reads, byte for byte', () => {
+  const link = parseLinkAudioFrame(docVector('audio'));
+  const documented = docVector('listener-audio');
+  const built = buildAudioMessage({ ...link, captureUs: 1_763_999_995_141_010, sampleRate: 16000 });
+  assert.deepEqual(built, documented);
+  const m = parseAudioMessage(documented);
+  assert.equal(typeof m, 'object', m);
+  assert.equal(m.captureUs, 1_763_999_995_141_010);
+  assert.equal(m.sampleRate, 16000);
+});
+
+test('the limits are the device link\'s: 8,000 to 48,000 Hz, 8,180 samples, reserved bytes 0', () => {
+  const at = (changes) => {
+    const m = Uint8Array.from(docVector('listener-audio'));
+    const v = new DataView(m.buffer);
+    for (const [offset, bytes, value] of changes) {
+      if (bytes === 1) v.setUint8(offset, value);
+      else if (bytes === 2) v.setUint16(offset, value, true);
+      else v.setUint32(offset, value, true);
+    }
+    return parseAudioMessage(m);
+  };
+  assert.equal(typeof at([[24, 4, 8000]]), 'object');
+  assert.equal(typeof at([[24, 4, 48000]]), 'object');
+  assert.match(at([[24, 4, 7999]]), /sample rate/);
+  assert.match(at([[24, 4, 48001]]), /sample rate/);
+  assert.match(at([[3, 1, 1]]), /reserved/);
+  assert.match(at([[30, 2, 1]]), /reserved/);
+  const big = buildAudioMessage({
+    codec: Codec.MULAW, channels: 2, sequence: 0, firstSample: 0, captureUs: 0, sampleRate: 8000, sampleCount: 4091,
+    payload: new Uint8Array(8182),
+  });
+  assert.match(parseAudioMessage(big), /bad audio header/, '2 × 4,091 samples is more than a frame holds');
+});
+
 test('malformed audio messages are refused with a reason', () => {
   const good = buildAudioMessage({
     codec: Codec.IMA_ADPCM, channels: 1, sequence: 1, firstSample: 0, captureUs: 0, sampleRate: 16000, sampleCount: 320,

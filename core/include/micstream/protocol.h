@@ -114,6 +114,8 @@ struct AudioHeader {
   friend bool operator==(const AudioHeader&, const AudioHeader&) = default;
 };
 inline constexpr std::size_t kAudioHeaderSize = 24;
+/// A frame's samples (a channel's × channels), at most: a PCM16 frame fills the largest payload.
+inline constexpr std::size_t kMaxSamplesPerFrame = (kMaxPayload - kAudioHeaderSize) / 2;
 
 struct Audio {
   AudioHeader header;
