@@ -63,6 +63,10 @@ void DeviceStream::add_listener(ListenerSession* listener) { listeners_.push_bac
 void DeviceStream::remove_listener(ListenerSession* listener) { std::erase(listeners_, listener); }
 
 nlohmann::json DeviceStream::stream_json() const {
+  if (connections_ == 0) {  // never connected: its shape is unknown, not pcm16 at 0 Hz
+    return {{"type", "stream"}, {"device", id_},         {"online", false},          {"codec", nullptr},
+            {"sample_rate", nullptr}, {"channels", nullptr}, {"samples_per_frame", nullptr}};
+  }
   return {{"type", "stream"},
           {"device", id_},
           {"online", online_},

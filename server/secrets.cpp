@@ -27,6 +27,10 @@ Secrets Secrets::load(const std::filesystem::path& file) {
       throw std::runtime_error("secrets file " + file.string() + ": '" + id +
                                "' is not a valid device id (1..32 of A-Z a-z 0-9 . _ -)");
     }
+    if (value.is_table()) {  // `mic.01 = "..."` is TOML for the table mic holding a key 01
+      throw std::runtime_error("secrets file " + file.string() + ": '" + id + "' is a table: quote an id with a dot, " +
+                               "as in \"" + id + ".01\" = \"...\"");
+    }
     const auto secret = value.value<std::string>();
     if (!secret || secret->empty() || secret->size() > kMaxSecretSize) {
       throw std::runtime_error("secrets file " + file.string() + ": the secret of '" + id +

@@ -396,6 +396,12 @@ TEST_F(ServerTest, ReconnectingDeviceIsHeardAgainWithTheGapCounted) {
       }
     }
     EXPECT_EQ(order, "-+aaaaaaaaaa-+aaaaaaaaaa") << "listener " << i << " (-/+: stream online false/true, a: audio)";
+    // Before the device ever connected its stream's shape was unknown: null, not made up.
+    for (const auto& m : l.messages()) {
+      if (m.binary || m.json.value("type", "") != "stream") continue;
+      EXPECT_TRUE(m.json["codec"].is_null() && m.json["sample_rate"].is_null()) << m.json.dump();
+      break;
+    }
   }
 
   // The gap is counted once, with exactly the samples lost.

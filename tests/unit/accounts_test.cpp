@@ -299,6 +299,21 @@ TEST(PrivateFile, AppliesToTheSecretsFile) {
   EXPECT_EQ(Secrets::load(file).size(), 1u);
 }
 
+TEST(SecretsFile, AnUnquotedIdWithADotIsRefusedWithTheFix) {
+  TempDir dir;
+  const fs::path file = dir.write("secrets.toml", "[devices]\nmic.01 = \"s3cret\"\n", 0600);
+  try {
+    static_cast<void>(Secrets::load(file));
+    ADD_FAILURE() << "a dotted key is a table, not the device mic.01";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("quote an id with a dot"), std::string::npos) << e.what();
+  }
+  const fs::path quoted = dir.write("quoted.toml", "[devices]\n\"mic.01\" = \"s3cret\"\n", 0600);
+  const Secrets secrets = Secrets::load(quoted);
+  ASSERT_NE(secrets.find("mic.01"), nullptr);
+  EXPECT_EQ(*secrets.find("mic.01"), "s3cret");
+}
+
 TEST_F(AccountsFile, EachErrorNamesTheFileTheUserAndTheProblem) {
   const std::string listen = R"(roles = ["listen"])";
   const struct {
