@@ -4,8 +4,10 @@
 #   LINT=0 tests/web/run-node-tests.sh     tests only
 #   tests/web/run-node-tests.sh FILE…      lint + only these test files
 # Installs the dev dependencies (npm ci) when node_modules is missing and
-# there is a lockfile. The server tests need build/dev (or MICSTREAM_BUILD)
-# to hold micstream-server and micstream-device; without them they skip.
+# there is a lockfile. The server tests need MICSTREAM_BUILD (make test sets
+# it) to hold micstream-server and micstream-device, and fail when it does
+# not; with MICSTREAM_BUILD unset they look in build/dev, build/release and
+# build/asan, and skip when none has them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

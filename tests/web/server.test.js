@@ -2,7 +2,8 @@
 // StreamClient (WebSocket, ping/pong clock offset, decoding, reconnection
 // with backoff) → Player (StreamWriter → ring → the real worklet processor,
 // run by a fake AudioContext on the wall clock) → the tap. Needs
-// micstream-server and micstream-device built (skipped otherwise); the
+// micstream-server and micstream-device built (helpers/server.js's
+// findBinaries: a failure under make test, a skip without MICSTREAM_BUILD); the
 // WebSocket is Node's own (22 and later) or the `ws` package's (helpers/websocket.js).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

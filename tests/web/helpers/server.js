@@ -6,14 +6,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './doc-vectors.js';
 
+// The binaries in MICSTREAM_BUILD when it is set (make test sets it: missing
+// binaries there are an error, never a skip), else in the first of the usual
+// build folders that has both; null (the server tests skip) when none has.
 export function findBinaries() {
-  const dirs = [process.env.MICSTREAM_BUILD, 'build/dev', 'build/release', 'build/asan', 'build/relwithdebinfo'].filter(Boolean);
+  const given = process.env.MICSTREAM_BUILD;
+  const dirs = given ? [given] : ['build/dev', 'build/release', 'build/asan', 'build/relwithdebinfo'];
   for (const d of dirs) {
     const base = d.startsWith('/') ? d : join(repoRoot, d);
     const server = join(base, 'server/micstream-server');
     const device = join(base, 'device/micstream-device');
     if (existsSync(server) && existsSync(device)) return { server, device };
   }
+  if (given) throw new Error(`MICSTREAM_BUILD=${given} holds no server/micstream-server and device/micstream-device`);
   return null;
 }
 
