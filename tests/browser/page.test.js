@@ -320,7 +320,10 @@ describe('the page in chromium with the real server and virtual devices', { time
         t.diagnostic(line);
         console.log(`# latency ${line}`);
         assert.ok(Number.isFinite(d.latencyMs.p50) && d.latencyMs.p50 > 0, `${id}: no latency measured`);
-        assert.ok(d.latencyMs.p50 < 1000, `${id}: implausible latency ${d.latencyMs.p50} ms`);
+        // docs/performance.md measures ~30 ms with a release server on an idle
+        // machine; under make test (sanitized server, busy machine) runs gave
+        // 45-160 ms. Beyond 300 ms something grew: a buffer, a queue, a timer.
+        assert.ok(d.latencyMs.p50 < 300, `${id}: latency ${d.latencyMs.p50} ms, more than 300 ms`);
       }
       assert.deepEqual(env.console.errors, [], `console errors during the run:\n${formatErrors(env.console.errors)}`);
     });
