@@ -18,8 +18,9 @@ std::uint8_t encode_sample(std::int16_t sample) {
   }
   if (magnitude > kClip) magnitude = kClip;
   magnitude += kBias;
-  // Segment (exponent) is the position of the highest set bit above bit 7.
-  const int exponent = std::bit_width(static_cast<unsigned>(magnitude >> 7)) - 1;
+  // Segment (exponent) is the position of the highest set bit above bit 7
+  // (bit_width returns int or unsigned, depending on the library's age).
+  const int exponent = static_cast<int>(std::bit_width(static_cast<unsigned>(magnitude >> 7))) - 1;
   const int mantissa = (magnitude >> (exponent + 3)) & 0x0F;
   return static_cast<std::uint8_t>(~(sign | (exponent << 4) | mantissa));
 }
