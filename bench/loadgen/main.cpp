@@ -17,6 +17,9 @@
 //    where arrival is the kernel's receive timestamp of the segment
 //    (SO_TIMESTAMP, system clock), so the loadgen's own scheduling delays do
 //    not count; the time the loadgen read the message is reported as well.
+//    With --tls the listeners open wss:// instead (OpenSSL, see TlsClient):
+//    the same messages and figures, the server encrypting each listener's
+//    copy of every frame.
 //
 // With many listeners (--poll-ms, automatic from 2000) the loop sleeps to a
 // 1 ms tick and collects everything that arrived, instead of waking for each
@@ -46,6 +49,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
@@ -72,6 +78,7 @@
 #include "micstream/auth.h"
 #include "micstream/codec.h"
 #include "micstream/frame_parser.h"
+#include "micstream/listener_audio.h"
 #include "micstream/protocol.h"
 
 namespace {
@@ -116,12 +123,6 @@ void note(const char* fmt, ...) {
   va_end(ap);
   std::fputc('\n', stderr);
 }
-
-std::uint32_t rd32(const std::uint8_t* p) {
-  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
-         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
-}
-std::uint64_t rd64(const std::uint8_t* p) { return rd32(p) | static_cast<std::uint64_t>(rd32(p + 4)) << 32; }
 
 volatile sig_atomic_t g_interrupted = 0;
 extern "C" void on_signal(int) { g_interrupted = 1; }
@@ -308,6 +309,87 @@ struct Options {
   double poll_ms = -1;  // -1: automatic
   double connect_timeout = 10;
   double ping_interval = 5;
+  bool tls = false;            // listeners speak wss
+  std::string ca_file;         // verify the server's certificate against this CA (PEM)
+  bool tls_no_verify = false;  // or, said explicitly, do not verify it
+};
+
+// ---------------------------------------------------------------------------
+// TLS for the listeners (--tls)
+//
+// OpenSSL never touches a socket here: each listener's SSL reads from and
+// writes to memory BIOs, and the loadgen moves the ciphertext itself. So it
+// still reads with recvmsg(), which keeps the kernel's receive timestamp of
+// every read (the latency figures), and the epoll loop stays the one plain ws
+// uses.
+
+struct SslFree {
+  void operator()(SSL* ssl) const { SSL_free(ssl); }
+};
+using SslPtr = std::unique_ptr<SSL, SslFree>;
+
+// OpenSSL's queued errors as one line; clears the queue.
+std::string openssl_errors() {
+  std::string out;
+  while (const unsigned long e = ERR_get_error()) {
+    char text[256];
+    ERR_error_string_n(e, text, sizeof text);
+    if (!out.empty()) out += "; ";
+    out += text;
+  }
+  return out.empty() ? "no OpenSSL error queued" : out;
+}
+
+class TlsClient {
+ public:
+  explicit TlsClient(const Options& o) : host_(o.host), verify_(!o.tls_no_verify) {
+    in6_addr scratch{};
+    host_is_ip_ = inet_pton(AF_INET, host_.c_str(), &scratch) == 1 || inet_pton(AF_INET6, host_.c_str(), &scratch) == 1;
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    if (ctx_ == nullptr) die("SSL_CTX_new: %s", openssl_errors().c_str());
+    SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);  // the server's own minimum
+    if (verify_) {
+      if (SSL_CTX_load_verify_locations(ctx_, o.ca_file.c_str(), nullptr) != 1) {
+        die("cannot load the CA certificate %s: %s", o.ca_file.c_str(), openssl_errors().c_str());
+      }
+      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+      description_ = "certificate verified against " + o.ca_file + " for " + host_;
+    } else {
+      description_ = "certificate not verified (--tls-no-verify)";
+    }
+    // No client session cache (OpenSSL's default): every listener makes a
+    // full handshake, as many different clients would.
+  }
+  ~TlsClient() { SSL_CTX_free(ctx_); }
+  TlsClient(const TlsClient&) = delete;
+  TlsClient& operator=(const TlsClient&) = delete;
+
+  // A client session on two memory BIOs, ready for SSL_do_handshake().
+  [[nodiscard]] SslPtr new_session() const {
+    SslPtr ssl(SSL_new(ctx_));
+    BIO* in = BIO_new(BIO_s_mem());
+    BIO* out = BIO_new(BIO_s_mem());
+    if (!ssl || in == nullptr || out == nullptr) die("SSL_new: %s", openssl_errors().c_str());
+    SSL_set_bio(ssl.get(), in, out);  // the SSL owns both now
+    SSL_set_connect_state(ssl.get());
+    if (verify_) {
+      // The certificate must name --host: an IP address SAN for an address.
+      const int named = host_is_ip_ ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), host_.c_str())
+                                    : SSL_set1_host(ssl.get(), host_.c_str());
+      if (named != 1) die("cannot check the certificate for %s: %s", host_.c_str(), openssl_errors().c_str());
+    }
+    if (!host_is_ip_) SSL_set_tlsext_host_name(ssl.get(), host_.c_str());  // SNI takes names only
+    return ssl;
+  }
+
+  [[nodiscard]] const std::string& description() const { return description_; }
+
+ private:
+  std::string host_;
+  bool verify_;
+  bool host_is_ip_ = false;
+  SSL_CTX* ctx_ = nullptr;
+  std::string description_;
 };
 
 // ---------------------------------------------------------------------------
@@ -344,8 +426,13 @@ struct Device {
 };
 
 struct Listener {
-  enum class State : std::uint8_t { idle, connecting, handshake, open, closed, failed };
+  // tls: the TLS handshake (--tls); handshake: the WebSocket upgrade.
+  enum class State : std::uint8_t { idle, connecting, tls, handshake, open, closed, failed };
+  [[nodiscard]] bool pending() const {
+    return state == State::connecting || state == State::tls || state == State::handshake;
+  }
   int fd = -1;
+  SslPtr ssl;  // --tls: the session, on memory BIOs (see TlsClient)
   std::uint32_t device = 0;
   State state = State::idle;
   bool in_payload = false;
@@ -354,7 +441,7 @@ struct Listener {
   bool frame_fin = false;
   std::uint8_t msg_op = 0;  // 1 text, 2 binary while a data message is in progress
   std::uint8_t hdr[14] = {};
-  std::uint8_t head[32] = {};
+  std::uint8_t head[micstream::listener::kAudioHeaderSize] = {};
   std::uint32_t msg_len = 0;
   std::uint64_t frame_left = 0;
   std::string text;  // the HTTP response during the handshake; then a text message in progress
@@ -399,12 +486,18 @@ class Loadgen {
   void on_listener_event(std::uint32_t i, std::uint32_t events, std::int64_t now_ns);
   void listener_fail(Listener& l, const std::string& why);
   void listener_closed(Listener& l, const std::string& why);
+  void listener_lost(Listener& l, const std::string& why);
+  bool send_upgrade(Listener& l);
+  bool listener_write(Listener& l, const void* p, std::size_t n);
+  bool tls_input(Listener& l, const std::uint8_t* p, std::size_t n, std::int64_t now_us);
+  bool tls_flush(Listener& l);
+  bool listener_input(Listener& l, const std::uint8_t* p, std::size_t n, std::int64_t now_us);
   bool listener_bytes(Listener& l, const std::uint8_t* p, std::size_t n, std::int64_t now_us);
   bool begin_frame(Listener& l);
   bool end_frame(Listener& l, std::int64_t now_us);
   void on_audio(Listener& l, std::int64_t now_us);
   void on_text(Listener& l);
-  void listener_send_control(Listener& l, std::uint8_t op, std::string_view payload);
+  bool listener_send_control(Listener& l, std::uint8_t op, std::string_view payload);
 
   // phases
   void tick(std::int64_t now);
@@ -426,6 +519,9 @@ class Loadgen {
   std::int64_t frame_ns_ = 0;
   std::vector<std::int16_t> tone_;  // one frame of samples
   std::string upgrade_prefix_;
+  std::unique_ptr<TlsClient> tls_;  // --tls
+  const char* scheme_ = "ws";
+  std::string tls_session_;  // protocol and cipher of the first TLS session, for the report
 
   std::vector<std::unique_ptr<Device>> devices_;
   std::vector<Listener> listeners_;
@@ -464,6 +560,7 @@ class Loadgen {
   std::uint64_t wakeups_ = 0, wake_events_ = 0;
   std::uint64_t out_of_order_ = 0;
   std::uint64_t other_binary_ = 0;
+  std::uint64_t invalid_audio_ = 0;  // audio messages that break docs/protocol.md's rules
   std::uint64_t skipped_msgs_ = 0, skipped_frames_ = 0;
   std::uint64_t skipped_msgs_window_ = 0;
   std::uint64_t text_msgs_ = 0, error_msgs_ = 0;
@@ -794,9 +891,10 @@ void Loadgen::start_listener(std::uint32_t i) {
 }
 
 void Loadgen::listener_fail(Listener& l, const std::string& why) {
-  if (l.state == Listener::State::connecting || l.state == Listener::State::handshake) --inflight_;
+  if (l.pending()) --inflight_;
   if (l.fd >= 0) close(l.fd);
   l.fd = -1;
+  l.ssl.reset();
   l.state = Listener::State::failed;
   l.text.clear();
   l.text.shrink_to_fit();
@@ -811,6 +909,7 @@ void Loadgen::listener_closed(Listener& l, const std::string& why) {
   if (l.state != Listener::State::open) return;
   close(l.fd);
   l.fd = -1;
+  l.ssl.reset();
   l.state = Listener::State::closed;
   --listeners_open_;
   ++listener_disconnects_;
@@ -819,6 +918,129 @@ void Loadgen::listener_closed(Listener& l, const std::string& why) {
     note("listener %zu (device %s) disconnected: %s", static_cast<std::size_t>(&l - listeners_.data()),
          devices_[l.device]->id.c_str(), why.c_str());
   }
+}
+
+// A failure to connect before the upgrade, a disconnect after it.
+void Loadgen::listener_lost(Listener& l, const std::string& why) {
+  if (l.state == Listener::State::open) {
+    listener_closed(l, why);
+  } else {
+    listener_fail(l, why);
+  }
+}
+
+bool Loadgen::send_upgrade(Listener& l) {
+  const std::string& dev = devices_[l.device]->id;
+  const std::string req = upgrade_prefix_ + dev + " HTTP/1.1\r\nHost: " + http_text_ +
+                          "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  if (!listener_write(l, req.data(), req.size())) {
+    listener_fail(l, std::string("sending the upgrade request: ") + (errno != 0 ? std::strerror(errno) : "short write"));
+    return false;
+  }
+  l.state = Listener::State::handshake;
+  return true;
+}
+
+// Bytes to the server: all of them, or false (errno says why; 0 for a short
+// write). The loadgen sends only the upgrade request and small control
+// frames, which its sockets, otherwise idle that way, always take.
+bool Loadgen::listener_write(Listener& l, const void* p, std::size_t n) {
+  errno = 0;
+  if (!l.ssl) return send(l.fd, p, n, MSG_NOSIGNAL) == static_cast<ssize_t>(n);
+  if (SSL_write(l.ssl.get(), p, static_cast<int>(n)) <= 0) return false;  // a memory BIO takes it all
+  return tls_flush(l);
+}
+
+// Sends what the SSL wrote into its output BIO (handshake, records, alerts).
+bool Loadgen::tls_flush(Listener& l) {
+  BIO* out = SSL_get_wbio(l.ssl.get());
+  char* data = nullptr;
+  const long pending = BIO_get_mem_data(out, &data);
+  if (pending <= 0) return true;
+  errno = 0;
+  const ssize_t w = send(l.fd, data, static_cast<std::size_t>(pending), MSG_NOSIGNAL);
+  (void)BIO_reset(out);
+  return w == pending;  // a part of a record would break the stream: the caller gives up on the listener
+}
+
+// Ciphertext read from a --tls listener's socket: advances the handshake,
+// then hands what it decrypts to listener_input(). False when the listener
+// was closed.
+bool Loadgen::tls_input(Listener& l, const std::uint8_t* p, std::size_t n, std::int64_t now_us) {
+  SSL* ssl = l.ssl.get();
+  if (BIO_write(SSL_get_rbio(ssl), p, static_cast<int>(n)) != static_cast<int>(n)) {
+    listener_lost(l, "TLS: " + openssl_errors());
+    return false;
+  }
+  if (l.state == Listener::State::tls) {
+    const int rc = SSL_do_handshake(ssl);
+    if (!tls_flush(l)) {
+      listener_fail(l, "TLS handshake: the socket did not take the client's flight");
+      return false;
+    }
+    if (rc != 1) {
+      if (SSL_get_error(ssl, rc) == SSL_ERROR_WANT_READ) return true;
+      const long verify = SSL_get_verify_result(ssl);
+      listener_fail(l, "TLS handshake with " + http_text_ + " failed: " +
+                           (verify != X509_V_OK ? std::string("certificate: ") + X509_verify_cert_error_string(verify)
+                                                : openssl_errors()));
+      return false;
+    }
+    if (tls_session_.empty()) tls_session_ = std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
+    if (!send_upgrade(l)) return false;
+  }
+  static std::uint8_t plain[16384];  // one TLS record's data at most
+  for (;;) {
+    const int got = SSL_read(ssl, plain, sizeof plain);
+    if (got > 0) {
+      if (!listener_input(l, plain, static_cast<std::size_t>(got), now_us)) return false;
+      continue;
+    }
+    const int err = SSL_get_error(ssl, got);
+    if (err == SSL_ERROR_WANT_READ) break;
+    listener_lost(l, err == SSL_ERROR_ZERO_RETURN ? std::string("the server ended the TLS session (close_notify)")
+                                                  : "TLS: " + openssl_errors());
+    return false;
+  }
+  // Reading can make output too (an alert; a TLS 1.3 KeyUpdate's answer).
+  if (!tls_flush(l)) {
+    listener_lost(l, "TLS: the socket did not take the client's output");
+    return false;
+  }
+  return true;
+}
+
+// What the server sent, in the clear: the HTTP response, then the WebSocket
+// stream. False when the listener was closed.
+bool Loadgen::listener_input(Listener& l, const std::uint8_t* p, std::size_t n, std::int64_t now_us) {
+  if (l.state == Listener::State::handshake) {
+    const std::size_t had = l.text.size();
+    l.text.append(reinterpret_cast<const char*>(p), n);
+    auto end = l.text.find("\r\n\r\n");
+    if (end == std::string::npos) {
+      if (l.text.size() > 16384) {
+        listener_fail(l, "HTTP response headers too long");
+        return false;
+      }
+      return true;
+    }
+    const std::string status = l.text.substr(0, l.text.find("\r\n"));
+    if (status.rfind("HTTP/1.1 101", 0) != 0) {
+      listener_fail(l, std::string("the upgrade to ") + scheme_ + "://" + http_text_ + upgrade_prefix_.substr(4) +
+                           devices_[l.device]->id + " was refused: " + status);
+      return false;
+    }
+    const std::size_t body = end + 4 - had;  // bytes of this read that were headers
+    p += body;
+    n -= body;
+    l.text.clear();
+    l.text.shrink_to_fit();
+    l.state = Listener::State::open;
+    --inflight_;
+    ++listeners_open_;
+  }
+  return n == 0 || listener_bytes(l, p, n, now_us);
 }
 
 void Loadgen::on_listener_event(std::uint32_t i, std::uint32_t events, std::int64_t now_ns) {
@@ -838,19 +1060,23 @@ void Loadgen::on_listener_event(std::uint32_t i, std::uint32_t events, std::int6
         listener_fail(l, std::string("connect to ") + http_text_ + ": " + std::strerror(err));
         return;
       }
-      const std::string& dev = devices_[l.device]->id;
-      std::string req = upgrade_prefix_ + dev + " HTTP/1.1\r\nHost: " + http_text_ +
-                        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-      ssize_t w = send(l.fd, req.data(), req.size(), MSG_NOSIGNAL);
-      if (w != static_cast<ssize_t>(req.size())) {
-        listener_fail(l, std::string("sending the upgrade request: ") + (w < 0 ? std::strerror(errno) : "short write"));
+      epoll_mod(l.fd, EPOLLIN, kKindListener | i);
+      if (tls_) {
+        // The ClientHello now; the upgrade request once the handshake is done (tls_input).
+        l.ssl = tls_->new_session();
+        l.state = Listener::State::tls;
+        const int rc = SSL_do_handshake(l.ssl.get());
+        if (rc != 1 && SSL_get_error(l.ssl.get(), rc) != SSL_ERROR_WANT_READ) {
+          listener_fail(l, "TLS: " + openssl_errors());
+        } else if (!tls_flush(l)) {
+          listener_fail(l, "TLS: the socket did not take the ClientHello");
+        }
         return;
       }
-      l.state = Listener::State::handshake;
-      epoll_mod(l.fd, EPOLLIN, kKindListener | i);
+      send_upgrade(l);
       return;
     }
+    case Listener::State::tls:
     case Listener::State::handshake:
     case Listener::State::open: {
       static std::uint8_t buf[65536];
@@ -874,41 +1100,13 @@ void Loadgen::on_listener_event(std::uint32_t i, std::uint32_t events, std::int6
               rx_kernel_us_ = static_cast<std::int64_t>(tv.tv_sec) * 1'000'000 + tv.tv_usec;
             }
           }
-          const std::uint8_t* p = buf;
-          auto n = static_cast<std::size_t>(r);
-          if (l.state == Listener::State::handshake) {
-            const std::size_t had = l.text.size();
-            l.text.append(reinterpret_cast<const char*>(p), n);
-            auto end = l.text.find("\r\n\r\n");
-            if (end == std::string::npos) {
-              if (l.text.size() > 16384) {
-                listener_fail(l, "HTTP response headers too long");
-                return;
-              }
-              if (static_cast<std::size_t>(r) == sizeof buf) continue;
-              return;
-            }
-            const std::string status = l.text.substr(0, l.text.find("\r\n"));
-            if (status.rfind("HTTP/1.1 101", 0) != 0) {
-              listener_fail(l, "the upgrade to ws://" + http_text_ + upgrade_prefix_.substr(4) +
-                                   devices_[l.device]->id + " was refused: " + status);
-              return;
-            }
-            const std::size_t body = end + 4 - had;  // bytes of this read that were headers
-            p += body;
-            n -= body;
-            l.text.clear();
-            l.text.shrink_to_fit();
-            l.state = Listener::State::open;
-            --inflight_;
-            ++listeners_open_;
-          }
-          if (n > 0 && !listener_bytes(l, p, n, now_us)) return;
-          if (static_cast<std::size_t>(r) < sizeof buf) return;
+          const auto n = static_cast<std::size_t>(r);
+          if (!(l.ssl ? tls_input(l, buf, n, now_us) : listener_input(l, buf, n, now_us))) return;
+          if (n < sizeof buf) return;
           continue;
         }
         if (r == 0) {
-          if (l.state == Listener::State::handshake) {
+          if (l.state != Listener::State::open) {
             listener_fail(l, "the server closed the connection during the WebSocket handshake");
           } else {
             listener_closed(l, "the server closed the TCP connection (no close frame)");
@@ -917,7 +1115,7 @@ void Loadgen::on_listener_event(std::uint32_t i, std::uint32_t events, std::int6
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-        if (l.state == Listener::State::handshake) {
+        if (l.state != Listener::State::open) {
           listener_fail(l, std::string("recv during the handshake: ") + std::strerror(errno));
         } else {
           listener_closed(l, std::string("recv: ") + std::strerror(errno));
@@ -1048,7 +1246,7 @@ bool Loadgen::end_frame(Listener& l, std::int64_t now_us) {
       listener_closed(l, why);
       return false;
     }
-    if (l.frame_op == 9) listener_send_control(l, 10, l.ctl);
+    if (l.frame_op == 9) return listener_send_control(l, 10, l.ctl);
     return true;
   }
   if (!l.frame_fin) return true;
@@ -1062,12 +1260,17 @@ bool Loadgen::end_frame(Listener& l, std::int64_t now_us) {
 }
 
 void Loadgen::on_audio(Listener& l, std::int64_t now_us) {
-  if (l.msg_len < 32 || l.head[0] != 1) {
+  micstream::listener::Audio a;
+  if (l.msg_len < micstream::listener::kAudioHeaderSize || l.head[0] != micstream::listener::kAudioKind) {
     ++other_binary_;
     return;
   }
-  const std::uint32_t seq = rd32(l.head + 4);
-  const auto capture = static_cast<std::int64_t>(rd64(l.head + 16));
+  if (micstream::listener::decode_audio_header(l.head, l.msg_len - sizeof l.head, a) != micstream::Errc::ok) {
+    ++invalid_audio_;
+    return;
+  }
+  const std::uint32_t seq = a.sequence;
+  const std::int64_t capture = a.capture_server_us;
   const Device& d = *devices_[l.device];
   const auto s = static_cast<std::int64_t>(seq);
   if (s <= l.last_seq) {
@@ -1108,8 +1311,9 @@ void Loadgen::on_text(Listener& l) {
   }
 }
 
-// Client -> server frames must be masked (RFC 6455 5.3).
-void Loadgen::listener_send_control(Listener& l, std::uint8_t op, std::string_view payload) {
+// Client -> server frames must be masked (RFC 6455 5.3). False when the
+// listener was closed.
+bool Loadgen::listener_send_control(Listener& l, std::uint8_t op, std::string_view payload) {
   std::uint8_t out[2 + 4 + 125];
   const std::uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
   const std::size_t n = std::min<std::size_t>(payload.size(), 125);
@@ -1117,7 +1321,11 @@ void Loadgen::listener_send_control(Listener& l, std::uint8_t op, std::string_vi
   out[1] = static_cast<std::uint8_t>(0x80 | n);
   std::memcpy(out + 2, mask, 4);
   for (std::size_t i = 0; i < n; ++i) out[6 + i] = static_cast<std::uint8_t>(payload[i]) ^ mask[i % 4];
-  (void)!send(l.fd, out, 6 + n, MSG_NOSIGNAL);  // best effort: a control frame is tiny
+  // Best effort in the clear (a control frame is tiny); over TLS a lost part
+  // of a record would garble all that follows.
+  if (listener_write(l, out, 6 + n) || !l.ssl) return true;
+  listener_closed(l, "TLS: the socket did not take a control frame");
+  return false;
 }
 
 // ---------------------------------------------------------------------------
@@ -1186,8 +1394,8 @@ void Loadgen::tick(std::int64_t now) {
           dp->scheduled = true;
           dp->next_due_ns = now + static_cast<std::int64_t>(dp->index) * frame_ns_ / static_cast<std::int64_t>(devices_.size());
         }
-        note("%zu devices streaming to %s; connecting %u listeners to ws://%s/ws", devices_.size(),
-             ingest_text_.c_str(), opt_.listeners, http_text_.c_str());
+        note("%zu devices streaming to %s; connecting %u listeners to %s://%s/ws", devices_.size(),
+             ingest_text_.c_str(), opt_.listeners, scheme_, http_text_.c_str());
       } else if (now > devices_deadline_ns_) {
         die("only %u of %zu devices got WELCOME from %s within %.1f s", devices_streaming_, devices_.size(),
             ingest_text_.c_str(), opt_.connect_timeout);
@@ -1200,7 +1408,7 @@ void Loadgen::tick(std::int64_t now) {
       const auto timeout = static_cast<std::int64_t>(opt_.connect_timeout * 1e9);
       while (!inflight_order_.empty()) {
         Listener& l = listeners_[inflight_order_.front()];
-        const bool pending = l.state == Listener::State::connecting || l.state == Listener::State::handshake;
+        const bool pending = l.pending();
         if (pending && now - l.started_ns < timeout) break;
         if (pending) listener_fail(l, "no WebSocket handshake within the connect timeout");
         inflight_order_.pop_front();
@@ -1255,6 +1463,10 @@ int Loadgen::run() {
 
   resolve();
   upgrade_prefix_ = "GET /ws?device=";
+  if (opt_.tls) {
+    tls_ = std::make_unique<TlsClient>(opt_);
+    scheme_ = "wss";
+  }
 
   ep_ = epoll_create1(EPOLL_CLOEXEC);
   if (ep_ < 0) die("epoll_create1: %s", std::strerror(errno));
@@ -1370,9 +1582,13 @@ void Loadgen::report() {
 
   std::printf("micstream-loadgen: %u devices, %u listeners, %.1f s measured (after %.1f s warm-up)\n", opt_.devices,
               opt_.listeners, measured, opt_.warmup_seconds);
-  std::printf("  server        ingest %s, ws://%s/ws; %s mono %u Hz, %u samples (%.1f ms) a frame\n",
-              ingest_text_.c_str(), http_text_.c_str(), micstream::codec_name(opt_.codec), opt_.sample_rate,
+  std::printf("  server        ingest %s, %s://%s/ws; %s mono %u Hz, %u samples (%.1f ms) a frame\n",
+              ingest_text_.c_str(), scheme_, http_text_.c_str(), micstream::codec_name(opt_.codec), opt_.sample_rate,
               opt_.samples_per_frame, static_cast<double>(frame_ns_) / 1e6);
+  if (tls_) {
+    std::printf("  tls           %s; %s\n", tls_session_.empty() ? "no session" : tls_session_.c_str(),
+                tls_->description().c_str());
+  }
   std::printf("  listeners     %u connected in %.2f s, %" PRIu64 " failed to connect%s%s\n", opt_.listeners -
               static_cast<unsigned>(listener_failures_), listeners_connect_s_, listener_failures_,
               listener_failures_ ? ": " : "", first_failure_.c_str());
@@ -1439,9 +1655,9 @@ void Loadgen::report() {
     std::printf("                %" PRIu64 " x %s\n", count, why.c_str());
   }
   std::printf("  other         %" PRIu64 " text messages, %" PRIu64 " error messages, %" PRIu64
-              " non-audio binary; %" PRIu64 " PONGs: |clock offset| max %" PRId64 " us, round trip max %" PRId64
-              " us\n",
-              text_msgs_, error_msgs_, other_binary_, pongs_, max_abs_offset_us_, max_rtt_us_);
+              " non-audio binary, %" PRIu64 " invalid audio; %" PRIu64 " PONGs: |clock offset| max %" PRId64
+              " us, round trip max %" PRId64 " us\n",
+              text_msgs_, error_msgs_, other_binary_, invalid_audio_, pongs_, max_abs_offset_us_, max_rtt_us_);
   std::fflush(stdout);
 }
 
@@ -1589,7 +1805,19 @@ int main(int argc, char** argv) {
                  "listeners; latency stays exact through the kernel receive timestamps); default 0 below 2000 "
                  "listeners, else 1")
       ->check(CLI::Range(0.0, 20.0));
+  auto* tls = app.add_flag("--tls", o.tls,
+                           "listeners open wss:// (the server's HTTP port with --tls-dir or --tls-cert); give --ca "
+                           "or --tls-no-verify");
+  auto* ca = app.add_option("--ca", o.ca_file,
+                            "with --tls: verify the server's certificate against this CA (PEM; the server's "
+                            "<--tls-dir>/ca.pem) and --host")
+                 ->check(CLI::ExistingFile)
+                 ->needs(tls);
+  app.add_flag("--tls-no-verify", o.tls_no_verify, "with --tls: do not verify the server's certificate")
+      ->needs(tls)
+      ->excludes(ca);
   CLI11_PARSE(app, argc, argv);
+  if (o.tls && o.ca_file.empty() && !o.tls_no_verify) die("--tls needs --ca FILE or, to skip the check, --tls-no-verify");
   if (o.poll_ms < 0) o.poll_ms = o.listeners >= 2000 ? 1.0 : 0.0;
 
   if (!micstream::codec_from_name(o.codec_name, o.codec)) die("unknown codec \"%s\"", o.codec_name.c_str());

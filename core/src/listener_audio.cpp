@@ -7,21 +7,21 @@ namespace micstream::listener {
 
 namespace {
 
-Errc validate(const Audio& a) {
+Errc validate(const Audio& a, std::size_t payload_size) {
   if (!is_valid_codec(static_cast<std::uint8_t>(a.codec))) return Errc::invalid_codec;
   if (a.channels == 0 || a.channels > kMaxChannels || a.sample_count == 0 ||
       std::size_t{a.sample_count} * a.channels > proto::kMaxSamplesPerFrame) {
     return Errc::invalid_value;
   }
   if (a.sample_rate < proto::kMinSampleRate || a.sample_rate > proto::kMaxSampleRate) return Errc::invalid_value;
-  if (encoded_size(a.codec, a.channels, a.sample_count) != a.payload.size()) return Errc::payload_size_mismatch;
+  if (encoded_size(a.codec, a.channels, a.sample_count) != payload_size) return Errc::payload_size_mismatch;
   return Errc::ok;
 }
 
 }  // namespace
 
 Errc encode_audio_header(const Audio& a, std::span<std::uint8_t, kAudioHeaderSize> out) {
-  if (const Errc e = validate(a); e != Errc::ok) return e;
+  if (const Errc e = validate(a, a.payload.size()); e != Errc::ok) return e;
   ByteWriter w(out);
   w.u8(kAudioKind);
   w.u8(static_cast<std::uint8_t>(a.codec));
@@ -36,9 +36,9 @@ Errc encode_audio_header(const Audio& a, std::span<std::uint8_t, kAudioHeaderSiz
   return Errc::ok;
 }
 
-Errc decode_audio(std::span<const std::uint8_t> message, Audio& out) {
-  if (message.size() < kAudioHeaderSize) return Errc::truncated_field;
-  ByteReader r(message.first<kAudioHeaderSize>());
+Errc decode_audio_header(std::span<const std::uint8_t, kAudioHeaderSize> header, std::size_t payload_size,
+                         Audio& out) {
+  ByteReader r(header);
   if (r.u8() != kAudioKind) return Errc::invalid_value;
   out.codec = static_cast<Codec>(r.u8());
   out.channels = r.u8();
@@ -48,9 +48,16 @@ Errc decode_audio(std::span<const std::uint8_t> message, Audio& out) {
   out.capture_server_us = static_cast<std::int64_t>(r.u64());
   out.sample_rate = r.u32();
   out.sample_count = r.u16();
+  out.payload = {};
   if (reserved != 0 || r.u16() != 0) return Errc::invalid_value;
+  return validate(out, payload_size);
+}
+
+Errc decode_audio(std::span<const std::uint8_t> message, Audio& out) {
+  if (message.size() < kAudioHeaderSize) return Errc::truncated_field;
+  const Errc e = decode_audio_header(message.first<kAudioHeaderSize>(), message.size() - kAudioHeaderSize, out);
   out.payload = message.subspan(kAudioHeaderSize);
-  return validate(out);
+  return e;
 }
 
 }  // namespace micstream::listener

@@ -61,6 +61,18 @@ TEST(ListenerAudio, TheDecoderReadsTheDocVector) {
   EXPECT_EQ(Bytes(a.payload.begin(), a.payload.end()), kPayload);
 }
 
+TEST(ListenerAudio, TheHeaderAloneDecodesWithThePayloadSizeItAnnounces) {
+  const Bytes m = doc_vector();
+  ASSERT_EQ(m.size(), kAudioHeaderSize + kPayload.size());
+  const std::span<const std::uint8_t, kAudioHeaderSize> header(m.data(), kAudioHeaderSize);
+  Audio a;
+  ASSERT_EQ(decode_audio_header(header, kPayload.size(), a), Errc::ok);
+  EXPECT_EQ(a.sequence, documented().sequence);
+  EXPECT_EQ(a.capture_server_us, documented().capture_server_us);
+  EXPECT_TRUE(a.payload.empty());
+  EXPECT_EQ(decode_audio_header(header, kPayload.size() + 1, a), Errc::payload_size_mismatch);
+}
+
 TEST(ListenerAudio, EveryLimitIsRefusedBothWays) {
   struct Case {
     const char* what;

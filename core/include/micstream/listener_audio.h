@@ -51,4 +51,10 @@ struct Audio {
 /// truncated_field for a message shorter than its header.
 [[nodiscard]] Errc decode_audio(std::span<const std::uint8_t> message, Audio& out);
 
+/// The same for a reader that keeps only the header of a message whose
+/// payload is `payload_size` bytes (the load generator): `out.payload` is
+/// left empty.
+[[nodiscard]] Errc decode_audio_header(std::span<const std::uint8_t, kAudioHeaderSize> header,
+                                       std::size_t payload_size, Audio& out);
+
 }  // namespace micstream::listener
