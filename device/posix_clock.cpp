@@ -11,17 +11,17 @@ namespace {
 
 constexpr std::int64_t kNsPerSecond = 1000000000;
 
-std::int64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * kNsPerSecond + ts.tv_nsec;
-}
-
 timespec to_timespec(std::int64_t ns) {
   return {static_cast<time_t>(ns / kNsPerSecond), static_cast<long>(ns % kNsPerSecond)};
 }
 
 }  // namespace
+
+std::int64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * kNsPerSecond + ts.tv_nsec;
+}
 
 PosixClock::PosixClock(double ppm) : ppm_(ppm), boot_ns_(monotonic_ns()) {}
 

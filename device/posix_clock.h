@@ -15,6 +15,10 @@ namespace micstream::device {
 inline constexpr std::uint64_t kUsPerMs = 1000;
 inline constexpr std::uint64_t kUsPerSecond = 1000000;
 
+/// CLOCK_MONOTONIC in nanoseconds: the one real-time clock of the device's
+/// host code (the clock below, the transport's deadlines).
+[[nodiscard]] std::int64_t monotonic_ns();
+
 class PosixClock final : public pipeline::Clock {
  public:
   /// ppm: + runs fast (more device µs per real µs), - slow.

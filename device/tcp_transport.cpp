@@ -17,17 +17,13 @@
 #include <cstring>
 #include <utility>
 
+#include "posix_clock.h"
+
 namespace micstream::device {
 
 namespace {
 
 constexpr std::int64_t kNsPerMs = 1000000;
-
-std::int64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
 
 std::string address_text(const sockaddr* address) {
   char text[INET6_ADDRSTRLEN] = "?";
