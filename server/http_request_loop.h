@@ -59,7 +59,7 @@ inline asio::awaitable<void> finish(TlsStream& stream, bool peer_ended) {
 
 template <class Stream>
 asio::awaitable<void> request_loop(Stream& stream, beast::flat_buffer& buffer, ConnectionLimits::Slot slot,
-                                     HttpServices& services, const Peer& connection) {
+                                   HttpServices& services, const Peer& connection) {
   Hub& hub = services.hub;
   const std::string& peer = connection.name;
   const asio::ip::address& address = connection.address;
@@ -122,7 +122,7 @@ asio::awaitable<void> request_loop(Stream& stream, beast::flat_buffer& buffer, C
     }
 
     if (websocket::is_upgrade(req)) {
-      if (req.target().substr(0, req.target().find('?')) != "/ws") {
+      if (path != "/ws") {
         auto res = error_response(req, http::status::not_found, "WebSocket endpoint is /ws");
         res.keep_alive(false);
         co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
