@@ -51,8 +51,8 @@ Result<std::size_t> FrameEncoder::encode(std::span<const std::int16_t> interleav
   if (size == 0) return Errc::invalid_value;
   if (out.size() < size) return Errc::buffer_too_small;
   switch (codec_) {
-    case Codec::pcm16: pcm16::encode(interleaved, out); return size;
-    case Codec::mulaw: mulaw::encode(interleaved, out); return size;
+    case Codec::pcm16: return pcm16::encode(interleaved, out);
+    case Codec::mulaw: return mulaw::encode(interleaved, out);
     case Codec::ima_adpcm: return ima_adpcm::encode_block(interleaved, channels_, adpcm_step_index_, out);
   }
   return Errc::invalid_codec;
@@ -66,8 +66,8 @@ Result<std::size_t> decode_frame(Codec codec, unsigned channels, std::size_t sam
   const std::size_t samples = samples_per_channel * channels;
   if (out.size() < samples) return Errc::buffer_too_small;
   switch (codec) {
-    case Codec::pcm16: pcm16::decode(payload, out); return samples;
-    case Codec::mulaw: mulaw::decode(payload, out); return samples;
+    case Codec::pcm16: return pcm16::decode(payload, out.first(samples));
+    case Codec::mulaw: return mulaw::decode(payload, out.first(samples));
     case Codec::ima_adpcm: return ima_adpcm::decode_block(payload, channels, samples_per_channel, out);
   }
   return Errc::invalid_codec;

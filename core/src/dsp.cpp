@@ -2,9 +2,12 @@
 
 #include <cmath>
 
+#include "micstream/assert.h"
+
 namespace micstream::dsp {
 
 void adc12_to_pcm16(std::span<const std::uint16_t> codes, std::int32_t zero_code, std::span<std::int16_t> out) {
+  MICSTREAM_ASSERT(out.size() >= codes.size());
   for (std::size_t i = 0; i < codes.size(); ++i) out[i] = adc12_to_pcm16(codes[i], zero_code);
 }
 

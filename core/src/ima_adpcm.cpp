@@ -6,25 +6,16 @@ namespace micstream::ima_adpcm {
 
 namespace {
 
-constexpr std::int16_t kStepTable[kMaxStepIndex + 1] = {
-    7,     8,     9,     10,    11,    12,    13,    14,    16,    17,    19,    21,    23,    25,    28,
-    31,    34,    37,    41,    45,    50,    55,    60,    66,    73,    80,    88,    97,    107,   118,
-    130,   143,   157,   173,   190,   209,   230,   253,   279,   307,   337,   371,   408,   449,   494,
-    544,   598,   658,   724,   796,   876,   963,   1060,  1166,  1282,  1411,  1552,  1707,  1878,  2066,
-    2272,  2499,  2749,  3024,  3327,  3660,  4026,  4428,  4871,  5358,  5894,  6484,  7132,  7845,  8630,
-    9493,  10442, 11487, 12635, 13899, 15289, 16818, 18500, 20350, 22385, 24623, 27086, 29794, 32767};
-
 // The step index after each 3-bit magnitude, clamped to 0..88: one table
 // lookup instead of an add and two compares per sample.
 struct NextIndexTable {
   std::uint8_t next[kMaxStepIndex + 1][8];
 };
 constexpr NextIndexTable make_next_index_table() {
-  constexpr int kAdjust[8] = {-1, -1, -1, -1, 2, 4, 6, 8};
   NextIndexTable t{};
   for (int i = 0; i <= kMaxStepIndex; ++i) {
     for (int m = 0; m < 8; ++m) {
-      const int v = i + kAdjust[m];
+      const int v = i + kIndexAdjust[m];
       t.next[i][m] = static_cast<std::uint8_t>(v < 0 ? 0 : (v > kMaxStepIndex ? kMaxStepIndex : v));
     }
   }

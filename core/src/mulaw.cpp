@@ -32,12 +32,16 @@ std::int16_t decode_sample(std::uint8_t code) {
   return static_cast<std::int16_t>((u & 0x80) ? (kBias - t) : (t - kBias));
 }
 
-void encode(std::span<const std::int16_t> samples, std::span<std::uint8_t> out) {
+Result<std::size_t> encode(std::span<const std::int16_t> samples, std::span<std::uint8_t> out) {
+  if (out.size() < samples.size()) return Errc::buffer_too_small;
   for (std::size_t i = 0; i < samples.size(); ++i) out[i] = encode_sample(samples[i]);
+  return samples.size();
 }
 
-void decode(std::span<const std::uint8_t> codes, std::span<std::int16_t> out) {
+Result<std::size_t> decode(std::span<const std::uint8_t> codes, std::span<std::int16_t> out) {
+  if (out.size() < codes.size()) return Errc::buffer_too_small;
   for (std::size_t i = 0; i < codes.size(); ++i) out[i] = decode_sample(codes[i]);
+  return codes.size();
 }
 
 }  // namespace micstream::mulaw

@@ -30,6 +30,7 @@ g++ -std=c++20 -O1 -g -Wall -Wextra -Werror -pthread ${LINK_TEST_CXXFLAGS:-} \
   -I"$here/shim" -I"$root/firmware/main" -I"$root/core/include" \
   "$here/link_test.cpp" "$root/firmware/main/socket_transport.cpp" "$root/firmware/main/server_locator.cpp" \
   "$root/firmware/main/tls_transport.cpp" "$root/firmware/main/hmac_sha256_mbedtls.cpp" "${core_sources[@]}" \
+  "$root/core/port/host/assert_failed.cpp" \
   -lmbedtls -lmbedx509 -lmbedcrypto -o "$work/link_test" 2>&1 | sed 's/^/  /' || true
 [ -x "$work/link_test" ] || { echo "build failed" >&2; exit 1; }
 

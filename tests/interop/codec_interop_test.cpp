@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "micstream/ima_adpcm.h"
+
 #ifndef MICSTREAM_CODEC_TOOL
 #error "CMake defines MICSTREAM_CODEC_TOOL as the path of micstream-codec"
 #endif
@@ -203,14 +205,9 @@ RiffWav parse_riff(const fs::path& path) {
 // few LSB a sample. This models ffmpeg's variant from the format description
 // so that ffmpeg's output can still be checked exactly.
 Samples ima_decode_multiply_variant(const RiffWav& w) {
-  static constexpr int kStep[89] = {
-      7,    8,     9,     10,    11,    12,    13,    14,    16,    17,    19,    21,    23,    25,   28,
-      31,   34,    37,    41,    45,    50,    55,    60,    66,    73,    80,    88,    97,    107,  118,
-      130,  143,   157,   173,   190,   209,   230,   253,   279,   307,   337,   371,   408,   449,  494,
-      544,  598,   658,   724,   796,   876,   963,   1060,  1166,  1282,  1411,  1552,  1707,  1878, 2066,
-      2272, 2499,  2749,  3024,  3327,  3660,  4026,  4428,  4871,  5358,  5894,  6484,  7132,  7845, 8630,
-      9493, 10442, 11487, 12635, 13899, 15289, 16818, 18500, 20350, 22385, 24623, 27086, 29794, 32767};
-  static constexpr int kIndexAdjust[8] = {-1, -1, -1, -1, 2, 4, 6, 8};
+  using micstream::ima_adpcm::kIndexAdjust;
+  using micstream::ima_adpcm::kMaxStepIndex;
+  using micstream::ima_adpcm::kStepTable;
   const std::size_t ch = w.channels;
   const std::size_t spb = w.samples_per_block;
   Samples out;
@@ -221,7 +218,7 @@ Samples ima_decode_multiply_variant(const RiffWav& w) {
     int index[2] = {};
     for (std::size_t c = 0; c < ch; ++c) {
       predictor[c] = static_cast<std::int16_t>(p[4 * c] | (p[4 * c + 1] << 8));
-      index[c] = std::min(static_cast<int>(p[4 * c + 2]), 88);
+      index[c] = std::min(static_cast<int>(p[4 * c + 2]), int{kMaxStepIndex});
       block[c] = static_cast<std::int16_t>(predictor[c]);
     }
     p += 4 * ch;
@@ -230,9 +227,9 @@ Samples ima_decode_multiply_variant(const RiffWav& w) {
         for (std::size_t k = 0; k < 8; ++k) {
           const int nibble = (p[k / 2] >> (4 * (k % 2))) & 0x0F;
           if (first + k >= spb) continue;
-          const int diff = ((2 * (nibble & 7) + 1) * kStep[index[c]]) >> 3;
+          const int diff = ((2 * (nibble & 7) + 1) * kStepTable[index[c]]) >> 3;
           predictor[c] = std::clamp((nibble & 8) ? predictor[c] - diff : predictor[c] + diff, -32768, 32767);
-          index[c] = std::clamp(index[c] + kIndexAdjust[nibble & 7], 0, 88);
+          index[c] = std::clamp(index[c] + kIndexAdjust[nibble & 7], 0, int{kMaxStepIndex});
           block[(first + k) * ch + c] = static_cast<std::int16_t>(predictor[c]);
         }
         p += 4;

@@ -64,11 +64,32 @@ Samples round_trip(Codec codec, unsigned channels, const Samples& input, std::si
 TEST(Pcm16, LittleEndianBytes) {
   const Samples s = {0, 1000, -1000, 32767, -32768};
   Bytes b(10);
-  pcm16::encode(s, b);
+  EXPECT_EQ(pcm16::encode(s, b).value, 10u);
   EXPECT_EQ(b, test::from_hex("0000 e803 18fc ff7f 0080"));
   Samples back(5);
-  pcm16::decode(b, back);
+  EXPECT_EQ(pcm16::decode(b, back).value, 5u);
   EXPECT_EQ(back, s);
+}
+
+TEST(Pcm16, ShortOutputOrOddInputIsRefusedAndNothingWritten) {
+  const Samples s = {1, 2, 3};
+  Bytes b(5, 0xAA);
+  EXPECT_EQ(pcm16::encode(s, b).error, Errc::buffer_too_small);
+  EXPECT_EQ(b, Bytes(5, 0xAA));
+  Samples back(2, 7);
+  EXPECT_EQ(pcm16::decode(test::from_hex("0100 0200 0300"), back).error, Errc::buffer_too_small);
+  EXPECT_EQ(pcm16::decode(test::from_hex("0100 02"), back).error, Errc::payload_size_mismatch);
+  EXPECT_EQ(back, Samples(2, 7));
+}
+
+TEST(Mulaw, ShortOutputIsRefusedAndNothingWritten) {
+  const Samples s = {1, 2, 3};
+  Bytes b(2, 0xAA);
+  EXPECT_EQ(mulaw::encode(s, b).error, Errc::buffer_too_small);
+  EXPECT_EQ(b, Bytes(2, 0xAA));
+  Samples back(2, 7);
+  EXPECT_EQ(mulaw::decode(test::from_hex("ff ff ff"), back).error, Errc::buffer_too_small);
+  EXPECT_EQ(back, Samples(2, 7));
 }
 
 TEST(Mulaw, G711ReferenceValues) {
@@ -97,7 +118,7 @@ TEST(Mulaw, EveryCodeSurvivesDecodeThenEncode) {
 TEST(Mulaw, DocVector) {
   const Samples s = {0, 1000, -1000, 32767, -32768, 100, -100, 5000};
   Bytes b(s.size());
-  mulaw::encode(s, b);
+  EXPECT_EQ(mulaw::encode(s, b).value, s.size());
   EXPECT_EQ(test::doc_vector(protocol_doc(), "mulaw"), b) << "encoder writes:\n" << test::to_hex(b);
 }
 

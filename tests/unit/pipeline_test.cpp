@@ -307,6 +307,30 @@ TEST(Pipeline, CaptureStampsFramesAcrossBlocksAndSkips) {
   EXPECT_EQ(queue.take(0), nullptr);
 }
 
+// A broken precondition stops with what broke (MICSTREAM_ASSERT), not a read past free_[].
+TEST(FrameQueueDeathTest, FewerThanThreeSlotsStopsWithTheCondition) {
+  test::FakeClock clock;
+  test::NoMutex mutex;
+  test::FakeSignal signal{clock};
+  std::vector<std::int16_t> storage(2);
+  std::vector<AudioFrame> slots;
+  for (int i = 0; i < 2; ++i) slots.push_back({0, 0, std::span(storage).subspan(i, 1)});
+  EXPECT_DEATH({ FrameQueue too_shallow(slots, mutex, signal); }, "precondition failed: slots.size\\(\\) >= 3");
+}
+
+TEST(CaptureDeathTest, SlotsShorterThanTheFrameStopWithTheCondition) {
+  test::FakeClock clock;
+  test::NoMutex mutex;
+  test::FakeSignal signal{clock};
+  std::vector<std::int16_t> storage(3 * 4);
+  std::vector<AudioFrame> slots;
+  for (int i = 0; i < 3; ++i) slots.push_back({0, 0, std::span(storage).subspan(i * 4, 4)});
+  FrameQueue queue(slots, mutex, signal);
+  CaptureConfig cc;
+  cc.samples_per_frame = 5;  // one more than each slot holds
+  EXPECT_DEATH({ Capture capture(cc, queue); }, "precondition failed: queue.filling\\(\\).pcm.size\\(\\)");
+}
+
 TEST(FrameQueue, DropsTheOldestNeverTheFrameBeingSent) {
   test::FakeClock clock;
   test::NoMutex mutex;

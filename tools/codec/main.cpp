@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <iostream>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -39,6 +40,12 @@ using micstream::tool::ToolError;
 
 // Frames handled at a time by the sample-by-sample codecs.
 constexpr std::size_t kChunkFrames = 4096;
+
+// A codec call on buffers this tool sized itself: a failure is a bug here, not in the file.
+std::size_t written(micstream::Result<std::size_t> r, const char* what) {
+  if (!r) throw std::logic_error(std::string(what) + ": " + micstream::error_message(r.error));
+  return r.value;
+}
 
 int subformat_of(Codec codec) {
   switch (codec) {
@@ -176,12 +183,10 @@ void encode_file(Codec codec, const std::string& in_path, const std::string& out
     std::size_t size = 0;
     switch (codec) {
       case Codec::pcm16:
-        micstream::pcm16::encode(std::span(samples).first(got * channels), bytes);
-        size = got * channels * 2;
+        size = written(micstream::pcm16::encode(std::span(samples).first(got * channels), bytes), "PCM16 encoding");
         break;
       case Codec::mulaw:
-        micstream::mulaw::encode(std::span(samples).first(got * channels), bytes);
-        size = got * channels;
+        size = written(micstream::mulaw::encode(std::span(samples).first(got * channels), bytes), "mu-law encoding");
         break;
       case Codec::ima_adpcm: {
         // Format 0x11 has no partial blocks: the last one is padded by repeating
@@ -275,7 +280,7 @@ void decode_file(const std::string& in_path, const std::string& out_path, bool v
         throw ToolError(in_path, "IMA ADPCM block " + std::to_string(at / block_align) +
                                      " does not decode: " + micstream::error_message(r.error));
       }
-      micstream::pcm16::encode(samples, out_bytes);
+      written(micstream::pcm16::encode(samples, out_bytes), "PCM16 encoding");
       write_raw(out.get(), out_bytes, out_path);
       frames_out += layout.samples_per_block;
     }
@@ -298,12 +303,10 @@ void decode_file(const std::string& in_path, const std::string& out_path, bool v
       if (n_bytes == 0) break;
       const std::size_t n_samples = n_bytes / bytes_per_sample;
       const auto encoded = std::span(in_bytes).first(n_bytes);
-      if (codec == Codec::pcm16) {
-        micstream::pcm16::decode(encoded, samples);
-      } else {
-        micstream::mulaw::decode(encoded, samples);
-      }
-      micstream::pcm16::encode(std::span(samples).first(n_samples), out_bytes);
+      written(codec == Codec::pcm16 ? micstream::pcm16::decode(encoded, samples)
+                                    : micstream::mulaw::decode(encoded, samples),
+              "decoding");
+      written(micstream::pcm16::encode(std::span(samples).first(n_samples), out_bytes), "PCM16 encoding");
       write_raw(out.get(), std::span(out_bytes).first(n_samples * 2), out_path);
       frames_out += n_samples / channels;
     }

@@ -22,7 +22,7 @@ namespace micstream::dsp {
   return saturate16((static_cast<std::int32_t>(code & 0x0FFF) - zero_code) * 16);
 }
 
-/// Converts a buffer of codes; out must hold codes.size() samples.
+/// Converts a buffer of codes; out must hold codes.size() samples (asserted).
 void adc12_to_pcm16(std::span<const std::uint16_t> codes, std::int32_t zero_code, std::span<std::int16_t> out);
 
 /// First-order DC-blocking high-pass, y[n] = x[n] - x[n-1] + a*y[n-1], one

@@ -20,6 +20,18 @@ namespace micstream::ima_adpcm {
 inline constexpr std::size_t kHeaderBytesPerChannel = 4;
 inline constexpr std::uint8_t kMaxStepIndex = 88;
 
+/// The IMA ADPCM tables (IMA Digital Audio Focus and Technical Working Groups,
+/// 1992): the quantiser step at each step index, and how a 3-bit magnitude
+/// moves the index. The one copy: the codec and the tests' reference decoders use it.
+inline constexpr std::int16_t kStepTable[kMaxStepIndex + 1] = {
+    7,     8,     9,     10,    11,    12,    13,    14,    16,    17,    19,    21,    23,    25,    28,
+    31,    34,    37,    41,    45,    50,    55,    60,    66,    73,    80,    88,    97,    107,   118,
+    130,   143,   157,   173,   190,   209,   230,   253,   279,   307,   337,   371,   408,   449,   494,
+    544,   598,   658,   724,   796,   876,   963,   1060,  1166,  1282,  1411,  1552,  1707,  1878,  2066,
+    2272,  2499,  2749,  3024,  3327,  3660,  4026,  4428,  4871,  5358,  5894,  6484,  7132,  7845,  8630,
+    9493,  10442, 11487, 12635, 13899, 15289, 16818, 18500, 20350, 22385, 24623, 27086, 29794, 32767};
+inline constexpr std::int8_t kIndexAdjust[8] = {-1, -1, -1, -1, 2, 4, 6, 8};
+
 /// Bytes of a block of samples_per_channel (>= 1) samples on each channel.
 [[nodiscard]] std::size_t block_size(unsigned channels, std::size_t samples_per_channel);
 

@@ -1,5 +1,7 @@
 #include "micstream/pipeline/capture.h"
 
+#include "micstream/assert.h"
+
 namespace micstream::pipeline {
 
 Capture::Capture(const CaptureConfig& config, FrameQueue& queue)
@@ -7,7 +9,12 @@ Capture::Capture(const CaptureConfig& config, FrameQueue& queue)
       queue_(queue),
       dc_blocker_(config.dc_cutoff_hz > 0 ? config.dc_cutoff_hz : 1.0F, config.sample_rate, config.channels),
       gain_(config.gain_cdb),
-      pending_gain_cdb_(config.gain_cdb) {}
+      pending_gain_cdb_(config.gain_cdb) {
+  MICSTREAM_ASSERT(config.channels >= 1 && config.channels <= kMaxChannels);
+  MICSTREAM_ASSERT(config.sample_rate > 0 && config.samples_per_frame > 0);
+  // push() fills a slot up to the frame size without looking at its length.
+  MICSTREAM_ASSERT(queue.filling().pcm.size() == std::size_t{config.samples_per_frame} * config.channels);
+}
 
 template <class Convert>
 void Capture::push(std::size_t count, std::uint64_t arrival_us, Convert convert) {

@@ -1,12 +1,15 @@
 #include "micstream/pipeline/frame_queue.h"
 
+#include "micstream/assert.h"
+
 namespace micstream::pipeline {
 
 FrameQueue::FrameQueue(std::span<AudioFrame> slots, Mutex& mutex, Signal& signal)
-    : slots_(slots.first(slots.size() < kMaxSlots ? slots.size() : kMaxSlots)),
-      mutex_(mutex),
-      signal_(signal),
-      depth_(slots_.size() >= 3 ? slots_.size() - 2 : 1) {
+    : slots_(slots), mutex_(mutex), signal_(signal), depth_(slots.size() - 2) {
+  // Fewer than 3 slots leaves commit() no free slot to fill next (it would pop an empty stack).
+  MICSTREAM_ASSERT(slots.size() >= 3 && slots.size() <= kMaxSlots);
+  for (const AudioFrame& slot : slots) MICSTREAM_ASSERT(slot.pcm.size() == slots.front().pcm.size());
+  MICSTREAM_ASSERT(!slots.front().pcm.empty());
   filling_ = 0;
   for (std::size_t i = slots_.size(); i-- > 1;) free_[free_count_++] = static_cast<std::uint8_t>(i);
 }

@@ -23,8 +23,8 @@ class FrameQueue {
  public:
   static constexpr std::size_t kMaxSlots = 256;
 
-  /// slots: depth + 2 frames (one being filled, one being sent), at most
-  /// kMaxSlots, each with pcm pointing at its own storage of the frame size.
+  /// slots: depth + 2 frames (one being filled, one being sent): 3 to kMaxSlots,
+  /// each with pcm pointing at its own storage of the frame size (asserted).
   FrameQueue(std::span<AudioFrame> slots, Mutex& mutex, Signal& signal);
 
   [[nodiscard]] std::size_t depth() const { return depth_; }
