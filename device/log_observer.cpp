@@ -10,6 +10,7 @@ namespace micstream::device {
 void LogObserver::on_connected(std::uint32_t reconnects) {
   if (reconnects == 0) {
     log_->info("connected to {}: HELLO accepted, streaming {}", server_, stream_text_);
+    if (first_link_hook_) first_link_hook_();
   } else {
     log_->info("reconnected to {} (reconnect {}): HELLO accepted, streaming", server_, reconnects);
   }

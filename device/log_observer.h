@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,8 @@ class LogObserver final : public pipeline::SenderObserver {
 
   /// Called with the codec the sender will announce, for the connect message.
   void set_stream_text(std::string text) { stream_text_ = std::move(text); }
+  /// Runs on the sender's thread when the server accepts the first link.
+  void set_first_link_hook(std::function<void()> hook) { first_link_hook_ = std::move(hook); }
 
   // Any thread.
   [[nodiscard]] std::uint64_t disconnects() const { return disconnects_.load(std::memory_order_relaxed); }
@@ -40,6 +43,7 @@ class LogObserver final : public pipeline::SenderObserver {
   const StopFlag& stop_;
   std::shared_ptr<spdlog::logger> log_;
   std::string stream_text_;
+  std::function<void()> first_link_hook_;
   std::atomic<std::uint64_t> disconnects_{0};
   std::atomic<std::uint64_t> server_errors_{0};
   std::atomic<std::uint64_t> configs_{0};

@@ -102,6 +102,7 @@ nlohmann::json to_json(const VirtualDevice::Summary& s) {
           {"frames_captured", s.frames_captured},
           {"frames_sent", s.frames_sent},
           {"frames_dropped", s.frames_dropped},
+          {"frames_dropped_before_link", s.frames_dropped_before_link},
           {"frames_dropped_capture", s.frames_dropped_capture},
           {"samples_overrun", s.samples_overrun},
           {"reconnects", s.reconnects},

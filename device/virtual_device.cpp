@@ -88,6 +88,10 @@ VirtualDevice::VirtualDevice(DeviceConfig config, const StopFlag& stop, std::sha
 
   observer_.set_stream_text(fmt::format("{}, {} Hz, {} channel(s), {} samples a frame", codec_name(config_.codec),
                                         config_.sample_rate, config_.channels, spf));
+  observer_.set_first_link_hook([this] {
+    dropped_before_link_.store(queue_->dropped());
+    linked_.store(true);
+  });
 }
 
 VirtualDevice::~VirtualDevice() {
@@ -211,6 +215,8 @@ VirtualDevice::Summary VirtualDevice::summary() const {
   s.frames_captured = queue_->committed();
   s.frames_sent = sender_->frames_sent();
   s.frames_dropped = queue_->dropped();
+  // Until the first link, every drop is a start-up drop.
+  s.frames_dropped_before_link = linked_.load() ? dropped_before_link_.load() : s.frames_dropped;
   s.frames_dropped_capture = capture_loop_->frames_dropped();
   s.samples_overrun = capture_loop_->samples_overrun();
   s.reconnects = sender_->reconnects();

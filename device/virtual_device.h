@@ -39,7 +39,8 @@ class VirtualDevice {
     double seconds = 0;
     std::uint64_t frames_captured = 0;        ///< committed to the queue
     std::uint64_t frames_sent = 0;
-    std::uint64_t frames_dropped = 0;         ///< the queue dropped them (the sender was behind)
+    std::uint64_t frames_dropped = 0;         ///< the queue dropped them (the sender was behind, or no link)
+    std::uint64_t frames_dropped_before_link = 0;  ///< of those, before the first link was accepted (nothing to send to yet)
     std::uint64_t frames_dropped_capture = 0; ///< --drop-every lost them before the queue
     std::uint64_t samples_overrun = 0;        ///< lost because capture was late
     std::uint32_t reconnects = 0;
@@ -104,6 +105,8 @@ class VirtualDevice {
   std::uint64_t started_us_ = 0;
   std::uint64_t stopped_us_ = 0;
   std::uint64_t stalls_ = 0;
+  std::atomic<std::uint64_t> dropped_before_link_{0};  // the queue's drops when the first link was accepted
+  std::atomic<bool> linked_{false};
 
   struct Previous {
     std::uint64_t sent = 0;

@@ -299,11 +299,11 @@ TEST_F(DeviceTest, APlainDeviceIsToldTheServerWantsTls) {
 
 TEST_F(DeviceTest, FiftyDevicesInOneProcessStreamWithNothingLost) {
   ServerProcess server(server_options());
-  // A 2 s queue: 50 links wait for their first PONG from a server under the
-  // sanitizers on a busy machine; the test is about what follows.
-  DeviceProcess devices(server.ingest_port(),
-                        {"--id", "farm", "--link", "plain", "--count", "50", "--codec", "ima-adpcm", "--queue-ms", "2000"}, dir.path(),
-                        "farm");
+  // The shipped queue (500 ms). Starting 100 threads and 50 handshakes under
+  // the sanitizers on a busy machine can take longer than that; what the
+  // queue drops before a device's first link is its start-up, counted apart.
+  DeviceProcess devices(server.ingest_port(), {"--id", "farm", "--link", "plain", "--count", "50", "--codec", "ima-adpcm"},
+                        dir.path(), "farm");
   ASSERT_TRUE(wait_until(
       [&] {
         const json all = json::parse(http_get(server.http_port(), "/api/devices").body);
@@ -323,7 +323,8 @@ TEST_F(DeviceTest, FiftyDevicesInOneProcessStreamWithNothingLost) {
   EXPECT_EQ(devices.stop(), 0);
   const json summary = devices.summary();  // a named object: the loop below holds references into it
   for (const auto& s : summary["devices"]) {
-    EXPECT_EQ(s.value("frames_dropped", -1), 0) << s.dump();
+    EXPECT_EQ(s.value("frames_dropped", -1), s.value("frames_dropped_before_link", -2))
+        << "every drop came before the first link: " << s.dump();
   }
 }
 
