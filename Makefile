@@ -2,7 +2,7 @@
 # configures, builds and runs.
 JOBS ?= $(shell nproc)
 
-.PHONY: demo test deps build bench clean
+.PHONY: demo test deps build bench package clean
 
 # The programs only (no tests), so a fresh machine plays within minutes.
 # Unoptimised: it compiles in about half the time of Release on 2 cores, and
@@ -19,6 +19,11 @@ test: deps
 build: deps
 	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build/release -j $(JOBS)
+
+# The Debian package (packaging/): build/package/micstream_<version>_<arch>.deb.
+package:
+	scripts/install-deps package
+	scripts/make-package build/package
 
 bench: deps
 	scripts/run-bench
