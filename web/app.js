@@ -1,14 +1,19 @@
-// The page: the device list (from the listener WebSocket's `devices`
-// messages), Start Listening, one StreamClient + Player per listened device,
-// meters, statistics, and what the tests read (window.micstreamStats,
-// window.micstream). See web/README.md.
+// The page's wiring: the device list (from the listener WebSocket's `devices`
+// messages), Start Listening and Stop, one connection (StreamClient, or a
+// RemoteReceiver in a worker) and Player per listened device, the server and
+// audio status lines, the refresh and animation loops. Its parts:
+// device-card.js (a device's card), audio-output.js (the AudioContext and its
+// output buffer), page-stats.js (window.micstreamStats, window.micstream),
+// session.js (who listens), prefs.js (what is remembered). See web/README.md.
 
-import { codecName } from './codecs.js';
+import { AudioOutput } from './audio-output.js';
+import { DeviceCard } from './device-card.js';
+import { audioStats, createPageStats, installTestHooks, latencyWindow, sampleDevice, STATS_INTERVAL_MS } from './page-stats.js';
 import { Player, canShareMemory } from './player.js';
-import { Stat, State } from './playout.js';
-import { RemoteReceiver } from './receiver.js';
+import { loadPrefs, savePrefs } from './prefs.js';
+import { RemoteReceiver } from './remote-receiver.js';
+import { Session } from './session.js';
 import { StreamClient } from './stream-client.js';
-import { DeviceVisuals } from './visuals.js';
 
 const params = new URLSearchParams(location.search);
 const TAP = params.get('tap') === '1';
@@ -26,78 +31,32 @@ const serverStatus = $('#server-status');
 const list = $('#devices');
 const empty = $('#empty');
 const template = $('#device-template');
-const loginForm = $('#login');
-const loginError = loginForm.querySelector('.login-error');
-const who = $('#who');
 
-// ------------------------------------------------------------ preferences
-
-const PREFS_KEY = 'micstream.prefs';
-const prefs = (() => {
-  const fallback = { selected: [], volume: {}, muted: {}, view: 'spectrogram' };
-  try {
-    return { ...fallback, ...JSON.parse(localStorage.getItem(PREFS_KEY) || '{}') };
-  } catch {
-    return fallback;
-  }
-})();
-if (params.has('device')) prefs.selected = params.get('device').split(',').filter(Boolean);
-function savePrefs() {
-  try {
-    localStorage.setItem(PREFS_KEY, JSON.stringify(prefs));
-  } catch {
-    // private browsing: preferences last for the visit
-  }
-}
-
-// ------------------------------------------------------------ small helpers
-
-class RollingQuantiles {
-  constructor(capacity) {
-    this.values = new Float64Array(capacity);
-    this.count = 0;
-    this.next = 0;
-  }
-
-  push(v) {
-    this.values[this.next] = v;
-    this.next = (this.next + 1) % this.values.length;
-    if (this.count < this.values.length) this.count++;
-  }
-
-  quantile(q) {
-    if (this.count === 0) return NaN;
-    const sorted = this.values.slice(0, this.count).sort();
-    return sorted[Math.min(this.count - 1, Math.floor(q * this.count))];
-  }
-
-  clear() {
-    this.count = 0;
-    this.next = 0;
-  }
-}
-
-const round = (x, digits = 1) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
-const ms = (x) => (Number.isFinite(x) ? `${Math.round(x)} ms` : '–');
+const prefs = loadPrefs(params);
 
 // ------------------------------------------------------------ state
 
 const app = {
-  ctx: null,
   started: false,
-  playerLoaded: false, // the player can be made: the worklet module loaded (or no AudioWorklet: the fallback)
-  audioError: null,
-  latencyHint: null, // what the AudioContext was created with
-  outputGlitches: null, // {seen, times}: the output's underrun events (playbackStats)
-  outputStepUps: 0, // times the output buffer was enlarged after glitches
   autoSelect: false, // started with nothing selected: take the first device that comes online
   lobby: null, // a connection for the device list while nothing is listened to
-  session: null, // GET /api/session: who this page listens as (null until known)
-  sessionCheckedAt: -Infinity,
   serverName: '',
   devices: new Map(), // id → Device
 };
+const output = new AudioOutput(params.get('latency'), updateAudioStatus);
+const session = new Session({
+  form: $('#login'),
+  who: $('#who'),
+  logoutButton: $('#logout'),
+  onAllowed: updateLobby,
+  onRefused: (state, text) => {
+    closeConnections();
+    serverStatus.dataset.state = state;
+    serverStatus.textContent = text;
+  },
+});
 
+/** One device: its card, and while listened to, its connection and player. */
 class Device {
   constructor(id) {
     this.id = id;
@@ -109,32 +68,16 @@ class Device {
     this.client = null;
     this.player = null;
     this.fresh = true; // the next frame starts a new playback (first, or after a reconnect)
-    this.latency = new RollingQuantiles(300); // 30 s at 10 Hz
-    this.lastLatency = NaN;
+    this.latency = latencyWindow();
     this.error = '';
-    this.buildView();
-  }
-
-  buildView() {
-    const el = template.content.firstElementChild.cloneNode(true);
-    this.el = el;
-    el.dataset.deviceId = this.id;
-    el.id = `device-${this.id}`;
-    el.querySelector('.name').textContent = this.id;
-    this.toggle = el.querySelector('.listen-toggle');
-    this.toggle.checked = this.selected;
-    this.toggle.addEventListener('change', () => this.setSelected(this.toggle.checked));
-    this.muteButton = el.querySelector('.mute');
-    this.muteButton.addEventListener('click', () => this.setMuted(!this.muted));
-    this.volumeInput = el.querySelector('.volume');
-    this.volumeInput.value = String(Math.round(this.volume * 100));
-    this.volumeInput.addEventListener('input', () => this.setVolume(Number(this.volumeInput.value) / 100));
-    this.viewButton = el.querySelector('.view');
-    this.viewButton.addEventListener('click', () => this.setView(this.visuals.mode === 'spectrogram' ? 'waveform' : 'spectrogram'));
-    this.statusLine = el.querySelector('.status');
-    this.formatText = el.querySelector('.format');
-    this.badge = el.querySelector('.online-badge');
-    this.visuals = new DeviceVisuals(el.querySelector('.meter'), el.querySelector('.scope'));
+    this.card = new DeviceCard(template, id, {
+      listen: (selected) => this.setSelected(selected),
+      toggleMute: () => this.setMuted(!this.muted),
+      volume: (volume) => this.setVolume(volume),
+      view: (mode) => this.setView(mode),
+    });
+    this.card.showSelected(this.selected);
+    this.card.showVolume(this.volume);
     this.setView(prefs.view);
     this.setMuted(this.muted);
   }
@@ -142,21 +85,19 @@ class Device {
   update(info) {
     this.info = info;
     this.setOnline(info.online);
-    const channels = info.channels === 2 ? 'stereo' : 'mono';
-    this.formatText.textContent = `${info.codec} · ${(info.sample_rate / 1000).toFixed(info.sample_rate % 1000 ? 1 : 0)} kHz · ${channels}${info.firmware ? ` · fw ${info.firmware}` : ''}`;
+    this.card.showInfo(info);
   }
 
   setOnline(online) {
     this.online = Boolean(online);
-    this.el.dataset.online = String(this.online);
-    this.badge.textContent = this.online ? 'online' : 'offline';
+    this.card.showOnline(this.online);
   }
 
   setSelected(selected) {
     this.selected = selected;
-    this.toggle.checked = selected;
+    this.card.showSelected(selected);
     prefs.selected = [...app.devices.values()].filter((d) => d.selected).map((d) => d.id);
-    savePrefs();
+    savePrefs(prefs);
     if (selected) app.autoSelect = false;
     if (app.started) {
       if (selected) this.listen();
@@ -168,30 +109,26 @@ class Device {
   setVolume(volume) {
     this.volume = volume;
     prefs.volume[this.id] = volume;
-    savePrefs();
+    savePrefs(prefs);
     if (this.player) this.player.setVolume(volume);
   }
 
   setMuted(muted) {
     this.muted = muted;
     prefs.muted[this.id] = muted;
-    savePrefs();
-    this.muteButton.setAttribute('aria-pressed', String(muted));
-    this.muteButton.textContent = muted ? 'Unmute' : 'Mute';
+    savePrefs(prefs);
+    this.card.showMuted(muted);
     if (this.player) this.player.setMuted(muted);
   }
 
   setView(mode) {
-    this.visuals.setMode(mode === 'waveform' ? 'waveform' : 'spectrogram');
-    this.viewButton.textContent = this.visuals.mode === 'spectrogram' ? 'Waveform' : 'Spectrogram';
-    this.el.querySelector('.scope').setAttribute('aria-label', this.visuals.mode === 'spectrogram' ? 'Spectrogram' : 'Waveform');
-    prefs.view = this.visuals.mode;
-    savePrefs();
+    prefs.view = this.card.setView(mode);
+    savePrefs(prefs);
   }
 
   listen() {
     if (this.client) return;
-    this.el.dataset.listening = 'true';
+    this.card.showListening(true);
     this.fresh = true;
     const onEvent = (type, data) => this.onEvent(type, data);
     this.client = RECEIVE_IN_WORKER
@@ -218,19 +155,25 @@ class Device {
   }
 
   createPlayer() {
-    this.player = new Player(app.ctx, { tap: TAP, shared: SHARED });
+    this.player = new Player(output.ctx, { tap: TAP, shared: SHARED });
     this.player.setVolume(this.volume);
     this.player.setMuted(this.muted);
   }
 
+  /** Ends the player (it belongs to its AudioContext); the next frame starts a new one. */
+  dropPlayer() {
+    if (this.player) this.player.destroy();
+    this.player = null;
+    this.fresh = true;
+  }
+
   stopListening() {
-    this.el.dataset.listening = 'false';
+    this.card.showListening(false);
     if (this.client) this.client.stop();
     this.client = null;
     if (this.player) this.player.destroy();
     this.player = null;
     this.latency.clear();
-    this.lastLatency = NaN;
   }
 
   onEvent(type, data) {
@@ -278,110 +221,11 @@ class Device {
     }
     this.player.push(frame, samples);
   }
-
-  /** Measures, and fills this device's part of window.micstreamStats. */
-  sample() {
-    const client = this.client;
-    const player = this.player;
-    const s = player ? player.stats() : null;
-    const offsetUs = client && client.clock.hasEstimate ? client.clock.offsetUs : NaN;
-    let latency = NaN;
-    if (player && Number.isFinite(offsetUs)) latency = player.latencyMs(offsetUs);
-    if (Number.isFinite(latency)) this.latency.push(latency);
-    this.lastLatency = latency;
-    const w = client instanceof RemoteReceiver ? client.writer : player && player.writer; // the writer's counters
-    const inRate = s ? s[Stat.IN_RATE] : 0;
-    let state = 'idle';
-    if (!this.selected || !app.started) state = 'idle';
-    else if (!client || client.state === 'connecting') state = 'connecting';
-    else if (client.state === 'waiting') state = 'waiting';
-    else if (!this.online) state = 'offline';
-    else if (s) state = s[Stat.STATE] === State.PLAYING ? 'playing' : 'buffering';
-    else state = 'buffering';
-    this.state = state;
-    return {
-      id: this.id,
-      online: this.online,
-      selected: this.selected,
-      listening: Boolean(client),
-      state,
-      connection: client ? client.state : 'closed',
-      codec: this.info ? this.info.codec : null,
-      sampleRate: this.info ? this.info.sample_rate : null,
-      channels: this.info ? this.info.channels : null,
-      volume: this.volume,
-      muted: this.muted,
-      latencyMs: {
-        last: round(latency),
-        p50: round(this.latency.quantile(0.5)),
-        p99: round(this.latency.quantile(0.99)),
-        samples: this.latency.count,
-      },
-      bufferMs: s ? round(s[Stat.LEVEL] * 1000) : null,
-      targetMs: s ? round(s[Stat.START_LEVEL] * 1000) : null,
-      marginMs: s ? round(s[Stat.MARGIN] * 1000) : null,
-      jitterMs: s ? round(s[Stat.SPREAD] * 1000) : null,
-      interarrivalJitterMs: client ? round(client.stats.jitterMs, 2) : null,
-      underruns: s ? s[Stat.UNDERRUNS] : 0,
-      concealedMs: s && inRate ? round((s[Stat.CONCEALED_FRAMES] * 1000) / inRate) : 0,
-      skips: s ? s[Stat.SKIPS] : 0,
-      skippedMs: s && inRate ? round((s[Stat.SKIPPED_FRAMES] * 1000) / inRate) : 0,
-      lostFrames: w ? w.lostFrames : 0,
-      filledMs: w && inRate ? round((w.filledFrames * 1000) / inRate) : 0,
-      gaps: w ? w.gaps : 0,
-      restarts: w ? w.restarts : 0,
-      overflowFrames: (w ? w.overflowFrames : 0) + (s ? s[Stat.OVERFLOW_FRAMES] : 0),
-      frames: client ? client.stats.frames : 0,
-      badFrames: client ? client.stats.badFrames : 0,
-      serverSkipped: client ? client.stats.serverSkipped : 0,
-      reconnects: client ? Math.max(0, client.stats.connects - 1) : 0,
-      driftPpm: s ? round(s[Stat.DRIFT] * 1e6, 0) : null,
-      correctionPpm: s ? round(s[Stat.CORRECTION] * 1e6, 0) : null,
-      clockOffsetMs: Number.isFinite(offsetUs) ? round(offsetUs / 1000, 3) : null,
-      rttMs: client && client.clock.hasEstimate ? round(client.clock.rttUs / 1000, 3) : null,
-      error: this.error || null,
-    };
-  }
-
-  render(stats) {
-    this.el.dataset.state = stats.state;
-    this.statusLine.dataset.state = stats.state;
-    let text;
-    switch (stats.state) {
-      case 'idle':
-        text = this.selected ? 'selected: press Start Listening' : 'not listening';
-        break;
-      case 'connecting':
-        text = 'connecting…';
-        break;
-      case 'waiting': {
-        const seconds = Math.max(0, (this.client.retryAt - Date.now()) / 1000);
-        text = `server unreachable: retrying in ${seconds.toFixed(1)} s`;
-        break;
-      }
-      case 'offline':
-        text = 'device offline: waiting for it to come back';
-        break;
-      default:
-        text = [
-          stats.state,
-          `latency ${ms(stats.latencyMs.p50)} (p99 ${ms(stats.latencyMs.p99)})`,
-          `buffer ${ms(stats.bufferMs)} / target ${ms(stats.targetMs)}`,
-          `jitter ${ms(stats.jitterMs)}`,
-          `underruns ${stats.underruns}`,
-          `lost ${stats.lostFrames}`,
-          `drift ${stats.driftPpm == null ? '–' : `${stats.driftPpm > 0 ? '+' : ''}${stats.driftPpm} ppm`}`,
-          `reconnects ${stats.reconnects}`,
-        ].join(' · ');
-    }
-    if (this.error && stats.state !== 'playing') text += ` (${this.error})`;
-    if (this.statusLine.textContent !== text) this.statusLine.textContent = text;
-  }
 }
 
 /** Whether audio can play: started, the worklet loaded, the context running. */
 function audioReady() {
-  return app.started && app.playerLoaded && app.ctx !== null && app.ctx.state === 'running';
+  return app.started && output.canPlay();
 }
 
 // ------------------------------------------------------------ the device list
@@ -399,7 +243,7 @@ function updateDevices(devices) {
   // Keep the cards in id order (the server's order), moving only what moved.
   const ordered = [...app.devices.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   ordered.forEach((d, i) => {
-    if (list.children[i] !== d.el) list.insertBefore(d.el, list.children[i] || null);
+    if (list.children[i] !== d.card.el) list.insertBefore(d.card.el, list.children[i] || null);
   });
   empty.hidden = app.devices.size > 0;
   if (app.started && app.autoSelect) {
@@ -413,7 +257,7 @@ function updateDevices(devices) {
 // The lobby: a connection that only reads the device list, open while no
 // device is listened to (each listening connection brings the list too).
 function updateLobby() {
-  if (app.session === null) return; // not allowed in (yet): checkSession() decides
+  if (session.info === null) return; // not allowed in (yet): session.check() decides
   const listening = [...app.devices.values()].some((d) => d.client);
   if (!listening && !app.lobby) {
     app.lobby = new StreamClient({
@@ -434,6 +278,13 @@ function updateLobby() {
   updateServerStatus();
 }
 
+/** Closes every connection: the devices' and the lobby. */
+function closeConnections() {
+  for (const d of app.devices.values()) d.stopListening();
+  if (app.lobby) app.lobby.stop();
+  app.lobby = null;
+}
+
 function serverState() {
   const clients = [app.lobby, ...[...app.devices.values()].map((d) => d.client)].filter(Boolean);
   if (clients.some((c) => c.state === 'open')) return { state: 'open' };
@@ -443,10 +294,10 @@ function serverState() {
 }
 
 function updateServerStatus() {
-  if (app.session === null) return; // checkSession() says what is wrong
+  if (session.info === null) return; // the session says what is wrong
   const s = serverState();
   // A connection that keeps failing may mean the session ended: ask.
-  if (s.state === 'waiting') recheckSession();
+  if (s.state === 'waiting') session.recheck();
   serverStatus.dataset.state = s.state;
   if (s.state === 'open') serverStatus.textContent = `connected${app.serverName ? ` to ${app.serverName}` : ''}`;
   else if (s.state === 'waiting') {
@@ -454,90 +305,15 @@ function updateServerStatus() {
   } else serverStatus.textContent = 'connecting to the server…';
 }
 
-// ------------------------------------------------------------ who is listening
-
-// Asks the server who this page is (docs/server.md, "Accounts"): logged in
-// (or on a server without accounts, this machine) → connect; 401 → the
-// login form; anything else → what the server said.
-async function checkSession() {
-  app.sessionCheckedAt = performance.now();
-  let res;
-  let body = {};
-  try {
-    res = await fetch('/api/session', { cache: 'no-store' });
-    body = await res.json().catch(() => ({}));
-  } catch (e) {
-    // The server is unreachable: the connections' own retries report it.
-    if (app.session === null) app.session = { accounts: false };
-    updateLobby();
-    return;
-  }
-  if (res.ok) {
-    app.session = body;
-    loginForm.hidden = true;
-    who.hidden = !body.accounts;
-    who.querySelector('.user').textContent = body.user || '';
-    updateLobby();
-    return;
-  }
-  app.session = null;
-  for (const d of app.devices.values()) d.stopListening();
-  if (app.lobby) app.lobby.stop();
-  app.lobby = null;
-  if (res.status === 401) {
-    loginForm.hidden = false;
-    serverStatus.dataset.state = 'login';
-    serverStatus.textContent = 'log in to listen';
-    loginForm.elements.user.focus();
-  } else {
-    serverStatus.dataset.state = 'refused';
-    serverStatus.textContent = body.error || `the server refused: HTTP ${res.status}`;
-  }
-}
-
-function recheckSession() {
-  if (performance.now() - app.sessionCheckedAt > 5000) checkSession();
-}
-
-loginForm.addEventListener('submit', async (e) => {
-  e.preventDefault();
-  const button = loginForm.querySelector('button');
-  button.disabled = true;
-  loginError.textContent = '';
-  try {
-    const res = await fetch('/api/login', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ user: loginForm.elements.user.value, password: loginForm.elements.password.value }),
-    });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok) {
-      loginError.textContent = body.error || `login failed: HTTP ${res.status}`;
-      return;
-    }
-    loginForm.elements.password.value = '';
-    await checkSession();
-  } catch (err) {
-    loginError.textContent = `cannot reach the server: ${err.message}`;
-  } finally {
-    button.disabled = false;
-  }
-});
-
-$('#logout').addEventListener('click', async () => {
-  await fetch('/api/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }).catch(() => {});
-  checkSession();
-});
-
 // ------------------------------------------------------------ audio
 
 function updateAudioStatus() {
-  const ctx = app.ctx;
+  const ctx = output.ctx;
   let text;
   let state = 'off';
-  if (app.audioError) {
+  if (output.error) {
     state = 'error';
-    text = `audio unavailable: ${app.audioError}`;
+    text = `audio unavailable: ${output.error}`;
   } else if (!ctx || !app.started) {
     text = 'Pick the microphones to hear, then press Start Listening.';
   } else if (ctx.state !== 'running') {
@@ -551,125 +327,19 @@ function updateAudioStatus() {
   }
   audioStatus.dataset.state = state;
   audioStatus.textContent = text;
-  resumeButton.hidden = !(app.started && ctx && ctx.state !== 'running' && !app.audioError);
-}
-
-// ------------------------------------------------------------ the audio output
-
-// The sound card's own delay is part of what a listener hears. Where the
-// browser reports output glitches (AudioContext.playbackStats, Chromium), the
-// page asks for the smallest output buffer (latencyHint 0: 128 frames) and
-// steps up to the platform's 'interactive' buffer if the output glitches
-// (OUTPUT_GLITCHES within OUTPUT_GLITCH_WINDOW_MS, once past the first
-// OUTPUT_SETTLE_MS of playing, when code is still being compiled and the
-// page's first frames decoded); elsewhere it cannot tell,
-// so it asks for 'interactive'. ?latency=lowest|interactive|balanced|playback
-// or a number of seconds fixes the choice.
-const OUTPUT_GLITCHES = 3;
-const OUTPUT_GLITCH_WINDOW_MS = 60000;
-const OUTPUT_SETTLE_MS = 5000;
-const LATENCY_PARAM = params.get('latency') || 'auto';
-
-function chosenLatencyHint() {
-  if (LATENCY_PARAM === 'auto') return 'playbackStats' in (globalThis.AudioContext?.prototype || {}) ? 0 : 'interactive';
-  if (LATENCY_PARAM === 'lowest') return 0;
-  const seconds = Number(LATENCY_PARAM);
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds : LATENCY_PARAM;
-}
-
-function createAudioContext(latencyHint) {
-  const AudioContextClass = globalThis.AudioContext || globalThis.webkitAudioContext;
-  if (!AudioContextClass) {
-    app.audioError = 'this browser has no Web Audio';
-    return;
-  }
-  try {
-    app.ctx = new AudioContextClass({ latencyHint });
-  } catch (e) {
-    app.audioError = `no audio output: ${e.message}`;
-    return;
-  }
-  app.latencyHint = latencyHint;
-  app.outputGlitches = { seen: 0, times: [], runningSince: NaN };
-  app.playerLoaded = false;
-  app.ctx.addEventListener('statechange', updateAudioStatus);
-  if (!app.ctx.audioWorklet) {
-    // Not a secure context (plain http to another machine): the main-thread player (script-player-node.js).
-    app.playerLoaded = true;
-    return;
-  }
-  const ctx = app.ctx;
-  ctx.audioWorklet.addModule(new URL('player-worklet.js', import.meta.url)).then(
-    () => {
-      if (app.ctx !== ctx) return;
-      app.playerLoaded = true;
-      updateAudioStatus();
-    },
-    (e) => {
-      if (app.ctx !== ctx) return;
-      app.audioError = `the audio worklet did not load: ${e.message}`;
-      updateAudioStatus();
-    },
-  );
-}
-
-/** Counts the output's glitches; too many with the smallest buffer: a bigger one. */
-function watchOutput(now) {
-  const ctx = app.ctx;
-  const stats = ctx && ctx.state === 'running' && LATENCY_PARAM === 'auto' && app.latencyHint === 0 ? ctx.playbackStats : null;
-  if (!stats) return;
-  const g = app.outputGlitches;
-  const events = stats.underrunEvents;
-  const playing = [...app.devices.values()].some((d) => d.player);
-  if (!playing) g.runningSince = NaN;
-  else if (Number.isNaN(g.runningSince)) g.runningSince = now;
-  if (!playing || now - g.runningSince < OUTPUT_SETTLE_MS) {
-    g.seen = events; // not counted: nothing plays, or it is starting
-    return;
-  }
-  for (; g.seen < events; g.seen++) g.times.push(now);
-  while (g.times.length && now - g.times[0] > OUTPUT_GLITCH_WINDOW_MS) g.times.shift();
-  if (g.times.length < OUTPUT_GLITCHES) return;
-  console.info(`micstream: the audio output glitched ${g.times.length} times in ${OUTPUT_GLITCH_WINDOW_MS / 1000} s with a ${Math.round(ctx.baseLatency * 1000)} ms buffer; switching to the 'interactive' buffer`);
-  // The streams go on; each player starts afresh on the new context.
-  for (const d of app.devices.values()) {
-    if (d.player) d.player.destroy();
-    d.player = null;
-    d.fresh = true;
-  }
-  app.ctx = null;
-  ctx.close();
-  createAudioContext('interactive');
-  if (app.ctx) app.ctx.resume().then(updateAudioStatus, updateAudioStatus);
-  app.outputStepUps++;
+  resumeButton.hidden = !(app.started && ctx && ctx.state !== 'running' && !output.error);
 }
 
 // Everything that must happen inside the click (iOS only lets a user gesture
 // start audio): create or resume the AudioContext, synchronously.
 function start() {
   if (app.started) return;
-  if (!app.ctx && !app.audioError) {
-    createAudioContext(chosenLatencyHint());
-    if (!app.ctx) {
-      updateAudioStatus();
-      return;
-    }
-    // iOS: play through the ring/silent switch like a media player.
-    if (navigator.audioSession) {
-      try {
-        navigator.audioSession.type = 'playback';
-      } catch {
-        // older Safari
-      }
-    }
-    // Older iOS wants a sound started in the gesture to unlock output.
-    const silence = app.ctx.createBufferSource();
-    silence.buffer = app.ctx.createBuffer(1, 1, app.ctx.sampleRate);
-    silence.connect(app.ctx.destination);
-    silence.start();
+  if (!output.ctx && !output.error && !output.open()) {
+    updateAudioStatus();
+    return;
   }
-  if (!app.ctx) return;
-  app.ctx.resume();
+  if (!output.ctx) return;
+  output.ctx.resume();
   app.started = true;
   startButton.hidden = true;
   stopButton.hidden = false;
@@ -689,7 +359,7 @@ function stop() {
   app.started = false;
   app.autoSelect = false;
   for (const d of app.devices.values()) d.stopListening();
-  if (app.ctx) app.ctx.suspend();
+  if (output.ctx) output.ctx.suspend();
   startButton.hidden = false;
   stopButton.hidden = true;
   updateLobby();
@@ -699,15 +369,11 @@ function stop() {
 startButton.addEventListener('click', start);
 stopButton.addEventListener('click', stop);
 resumeButton.addEventListener('click', () => {
-  if (app.ctx) app.ctx.resume().then(updateAudioStatus, updateAudioStatus);
+  if (output.ctx) output.ctx.resume().then(updateAudioStatus, updateAudioStatus);
 });
 // Leaving the page (or entering the back/forward cache): close every
 // connection cleanly; coming back from the cache: reconnect.
-window.addEventListener('pagehide', () => {
-  for (const d of app.devices.values()) d.stopListening();
-  if (app.lobby) app.lobby.stop();
-  app.lobby = null;
-});
+window.addEventListener('pagehide', closeConnections);
 window.addEventListener('pageshow', (e) => {
   if (!e.persisted) return;
   if (app.started) for (const d of app.devices.values()) if (d.selected) d.listen();
@@ -715,96 +381,46 @@ window.addEventListener('pageshow', (e) => {
 });
 document.addEventListener('visibilitychange', () => {
   // Back from the background (phones suspend audio there): try to carry on.
-  if (document.visibilityState === 'visible' && app.started && app.ctx && app.ctx.state !== 'running') {
-    app.ctx.resume().then(updateAudioStatus, updateAudioStatus);
+  if (document.visibilityState === 'visible' && app.started && output.ctx && output.ctx.state !== 'running') {
+    output.ctx.resume().then(updateAudioStatus, updateAudioStatus);
   }
 });
 
 // ------------------------------------------------------------ statistics, meters
 
-const stats = {
-  version: 1,
-  started: false,
-  tap: TAP,
-  transport: SHARED ? 'shared-memory' : 'messages',
-  receiver: RECEIVE_IN_WORKER ? 'worker' : 'main thread',
-  crossOriginIsolated: globalThis.crossOriginIsolated === true,
-  audio: null,
-  server: null,
-  devices: {},
-  updatedAt: 0,
-};
-window.micstreamStats = stats;
+const stats = createPageStats({ tap: TAP, shared: SHARED, receiveInWorker: RECEIVE_IN_WORKER });
 
 function tick() {
-  watchOutput(performance.now());
-  const ctx = app.ctx;
+  const playing = [...app.devices.values()].some((d) => d.player);
+  output.watch(performance.now(), playing, () => {
+    for (const d of app.devices.values()) d.dropPlayer();
+  });
   stats.started = app.started;
-  stats.audio = ctx
-    ? {
-        state: ctx.state,
-        sampleRate: ctx.sampleRate,
-        baseLatencyMs: round((ctx.baseLatency || 0) * 1000),
-        outputLatencyMs: Number.isFinite(ctx.outputLatency) ? round(ctx.outputLatency * 1000) : null,
-        latencyHint: app.latencyHint,
-        outputUnderruns: ctx.playbackStats ? ctx.playbackStats.underrunEvents : null,
-        outputStepUps: app.outputStepUps,
-        player: ctx.audioWorklet ? 'audio-worklet' : 'script-processor',
-        playerLoaded: app.playerLoaded,
-        error: app.audioError,
-      }
-    : null;
+  stats.audio = audioStats(output);
   stats.server = { ...serverState(), name: app.serverName };
   const devices = {};
   for (const d of app.devices.values()) {
     d.syncReceiver();
-    const s = d.sample();
+    const s = sampleDevice(d, app.started);
     devices[d.id] = s;
-    d.render(s);
+    d.card.render(s, d.client ? d.client.retryAt : 0);
   }
   stats.devices = devices;
   stats.updatedAt = Date.now();
   if (serverStatus.dataset.state === 'waiting') updateServerStatus();
 }
-setInterval(tick, 100);
+setInterval(tick, STATS_INTERVAL_MS);
 
 function frame(now) {
   for (const d of app.devices.values()) {
-    const playing = d.player && d.client && app.ctx && app.ctx.state === 'running';
-    d.visuals.draw(playing ? d.player.analyser : null, d.player ? d.player.rate : 0, now);
+    const playing = d.player && d.client && output.ctx && output.ctx.state === 'running';
+    d.card.draw(playing ? d.player.analyser : null, d.player ? d.player.rate : 0, now);
   }
   requestAnimationFrame(frame);
 }
 requestAnimationFrame(frame);
 
-// ------------------------------------------------------------ for tests and the console
+installTestHooks({ devices: app.devices, start, stop, context: () => output.ctx });
 
-window.micstream = {
-  start,
-  stop,
-  /** Listens to (or stops listening to) a device by id. */
-  listen(id, on = true) {
-    const d = app.devices.get(id);
-    if (!d) throw new Error(`no device ${id}`);
-    d.setSelected(on);
-  },
-  setVolume(id, volume) {
-    app.devices.get(id)?.setVolume(volume);
-  },
-  setMuted(id, muted) {
-    app.devices.get(id)?.setMuted(muted);
-  },
-  /** The last `seconds` of a device's player output (page opened with ?tap=1): {sampleRate, samples}. */
-  async readTap(id, seconds = 2) {
-    const d = app.devices.get(id);
-    if (!d || !d.player) throw new Error(`device ${id} is not playing`);
-    return d.player.readTap(seconds);
-  },
-  get context() {
-    return app.ctx;
-  },
-  codecName,
-};
-
-checkSession();
+session.check();
 updateAudioStatus();

@@ -7,7 +7,7 @@
 //   - frames the device or the server lost (a gap in first_sample): the page
 //     fills the gap before writing to the ring (stream-writer.js);
 //   - audio that is late (the jitter buffer ran dry): the worklet conceals
-//     until the buffer has refilled (playout.js);
+//     until the buffer has refilled (player-core.js);
 //   - the start of playback (concealing "nothing" is silence, so the merge is a
 //     fade-in) and a skip to live (conceal, jump, merge).
 //

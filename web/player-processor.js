@@ -1,4 +1,4 @@
-// One device's playback on the audio thread: PlayerCore (playout.js) fed from
+// One device's playback on the audio thread: PlayerCore (player-core.js) fed from
 // the ring, its statistics and the optional output tap, driven one render
 // quantum at a time. Hosted by the AudioWorkletProcessor (player-worklet.js)
 // and, where AudioWorklet is unavailable (a page served over plain http to
@@ -19,7 +19,8 @@
 // Messages out: {type: 'stats', stats: Float64Array}                         (message transport)
 //               {type: 'tap', samples: Float32Array, count}                  (answer to tap-read)
 
-import { PlayerCore, Stat } from './playout.js';
+import { PlayerCore } from './player-core.js';
+import { Stat } from './playout-stats.js';
 import { RingBuffer } from './ring-buffer.js';
 
 const POST_EVERY_QUANTA = 12; // ≈ 32 ms at 48 kHz (message transport only)

@@ -6,33 +6,14 @@
 // the measured latency, and the optional output tap for tests.
 
 import { RingBuffer } from './ring-buffer.js';
+import { Stat } from './playout-stats.js';
 import { ScriptPlayerNode } from './script-player-node.js';
-import { Stat } from './playout.js';
+import { createSharedPlayback, ringSamplesFor, TIMELINE_ENTRIES } from './shared-playback.js';
 import { CaptureTimeline, StreamWriter } from './stream-writer.js';
 
 /** Whether the worklet can share memory with the page (SharedArrayBuffer needs cross-origin isolation). */
 export function canShareMemory() {
   return typeof SharedArrayBuffer === 'function' && globalThis.crossOriginIsolated === true;
-}
-
-const RING_SECONDS = 4;
-const TIMELINE_ENTRIES = 1024; // frames whose capture time is remembered (10 s of 10 ms frames)
-
-/**
- * The shared buffers of one playback: the ring (device audio), the worklet's
- * statistics, the optional output tap, the capture timeline. Made by whoever
- * writes the ring (this thread, or the receiver worker) and handed to
- * Player.attach().
- */
-export function createSharedPlayback({ rate, channels, tapSamples = 0 }) {
-  return {
-    rate,
-    channels,
-    ring: RingBuffer.create(RingBuffer.capacityFor(rate * channels * RING_SECONDS), true).buffer,
-    stats: new SharedArrayBuffer(8 + Stat.COUNT * 8),
-    tap: tapSamples ? new SharedArrayBuffer(8 + tapSamples * 4) : null,
-    timeline: new SharedArrayBuffer(CaptureTimeline.bytesFor(TIMELINE_ENTRIES)),
-  };
 }
 
 // Message transport: the ring's producer end as posted copies.
@@ -115,7 +96,7 @@ export class Player {
     } else {
       this.beginPlayback(rate, channels);
       const message = { type: 'configure', generation: this.generation, channels, sampleRate: rate, playout: this.playout };
-      message.ringSamples = RingBuffer.capacityFor(rate * channels * RING_SECONDS);
+      message.ringSamples = ringSamplesFor(rate, channels);
       if (this.tap) message.tapSamples = this.tapSamples;
       this.messageStats = null;
       this.node.port.postMessage(message);
@@ -125,7 +106,7 @@ export class Player {
   }
 
   /**
-   * (Re)starts playback from shared buffers (createSharedPlayback) that a
+   * (Re)starts playback from shared buffers (shared-playback.js) that a
    * writer fills, on this thread or in the receiver worker.
    */
   attach({ rate, channels, ring, stats, tap, timeline }) {

@@ -3,17 +3,19 @@
 // holds up the page's main thread (layout, drawing, garbage collection) never
 // delays audio on its way to the worklet. Used when the page is cross-origin
 // isolated (the ring is shared memory); otherwise the page receives on its
-// main thread with StreamClient directly.
+// main thread with StreamClient directly. This is the worker's side (no DOM:
+// nothing here or in its imports is page-side code); the page's is
+// RemoteReceiver (remote-receiver.js).
 //
 // Page → worker: {type: 'start', url, device}
 //                {type: 'sink', epoch, ready, tapSamples}  a player is (or is no longer) waiting for audio
 //                {type: 'stop'}
 // Worker → page: {type: 'event', name, data}   StreamClient's events but audio
-//                {type: 'playback', epoch, playback}  buffers for Player.attach (createSharedPlayback)
+//                {type: 'playback', epoch, playback}  buffers for Player.attach (shared-playback.js)
 //                {type: 'status', …}           counters and the clock estimate, every 100 ms
 
-import { createSharedPlayback } from './player.js';
 import { RingBuffer } from './ring-buffer.js';
+import { createSharedPlayback } from './shared-playback.js';
 import { StreamClient } from './stream-client.js';
 import { CaptureTimeline, StreamWriter } from './stream-writer.js';
 
@@ -26,6 +28,17 @@ const writerCounters = (w) => ({
   restarts: w ? w.restarts : 0,
   overflowFrames: w ? w.overflowFrames : 0,
 });
+
+/** What the page knows before the worker's first status: the shape of Receiver.status(). */
+export function idleStatus() {
+  return {
+    state: 'idle',
+    retryAt: 0,
+    stats: { connects: 0, failures: 0, frames: 0, bytes: 0, badFrames: 0, serverSkipped: 0, jitterMs: 0 },
+    clock: { hasEstimate: false, offsetUs: NaN, rttUs: NaN },
+    writer: writerCounters(null),
+  };
+}
 
 /** The worker's side: one StreamClient, writing decoded audio straight into the ring the page's player reads. */
 export class Receiver {
@@ -100,79 +113,5 @@ export class Receiver {
 
   postStatus() {
     this.post({ type: 'status', status: this.status() });
-  }
-}
-
-/**
- * The page's side: what app.js uses of a StreamClient (start, stop, state,
- * retryAt, stats, clock) and the writer's counters, kept up to date from the
- * worker; `onPlayback` gets the buffers to attach to the device's player.
- */
-export class RemoteReceiver {
-  constructor({ url, device, onEvent, onPlayback }) {
-    this.url = url;
-    this.device = device;
-    this.onEvent = onEvent;
-    this.onPlayback = onPlayback;
-    this.worker = null;
-    this.epoch = 0;
-    this.ready = false;
-    this.applyStatus({
-      state: 'idle',
-      retryAt: 0,
-      stats: { connects: 0, failures: 0, frames: 0, bytes: 0, badFrames: 0, serverSkipped: 0, jitterMs: 0 },
-      clock: { hasEstimate: false, offsetUs: NaN, rttUs: NaN },
-      writer: writerCounters(null),
-    });
-  }
-
-  start() {
-    if (this.worker) return;
-    this.worker = new Worker(new URL('receiver-worker.js', import.meta.url), { type: 'module' });
-    this.worker.onmessage = (e) => this.onMessage(e.data);
-    this.worker.onerror = (e) => this.onEvent('error', { message: `the receiver worker failed: ${e.message}` });
-    this.worker.postMessage({ type: 'start', url: this.url, device: this.device });
-  }
-
-  /** Closes the connection cleanly; the worker then ends itself. */
-  stop() {
-    if (!this.worker) return;
-    this.worker.postMessage({ type: 'stop' });
-    this.worker.onmessage = null;
-    this.worker = null;
-    this.state = 'stopped';
-  }
-
-  /** Whether a player waits for audio; each new readiness starts a new playback. */
-  setReady(ready, tapSamples = 0) {
-    if (ready === this.ready || !this.worker) return;
-    this.ready = ready;
-    this.epoch++;
-    this.worker.postMessage({ type: 'sink', epoch: this.epoch, ready, tapSamples });
-  }
-
-  applyStatus(s) {
-    this.state = s.state;
-    this.retryAt = s.retryAt;
-    this.stats = s.stats;
-    this.clock = s.clock;
-    this.writer = s.writer;
-  }
-
-  onMessage(m) {
-    switch (m.type) {
-      case 'status':
-        this.applyStatus(m.status);
-        break;
-      case 'event':
-        this.applyStatus(m.status);
-        this.onEvent(m.name, m.data);
-        break;
-      case 'playback':
-        if (m.epoch === this.epoch && this.ready) this.onPlayback(m.playback);
-        break;
-      default:
-        break;
-    }
   }
 }

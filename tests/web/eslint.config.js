@@ -4,6 +4,14 @@
 import js from '@eslint/js';
 import globals from 'globals';
 
+// The page's own modules (DOM, Web Audio, window): the browser's globals, and
+// no other module in web/ imports one, so what the receiver worker and the
+// worklet load never pulls page-side code.
+const PAGE_MODULES = [
+  'app.js', 'audio-output.js', 'device-card.js', 'page-stats.js', 'player.js', 'prefs.js', 'remote-receiver.js',
+  'session.js', 'visuals.js',
+];
+
 export default [
   js.configs.recommended,
   {
@@ -20,12 +28,22 @@ export default [
   },
   {
     // The page's own modules: the browser's globals.
-    files: ['web/app.js', 'web/player.js', 'web/visuals.js', 'web/stream-client.js', 'web/receiver.js'],
+    files: PAGE_MODULES.map((f) => `web/${f}`),
     languageOptions: { globals: { ...globals.browser } },
   },
   {
-    // The receiver's dedicated worker.
-    files: ['web/receiver-worker.js'],
+    files: ['web/**/*.js'],
+    ignores: PAGE_MODULES.map((f) => `web/${f}`),
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: PAGE_MODULES.map((f) => `**/${f}`), message: 'a page-side module: only the page\'s own modules import it' }],
+      }],
+    },
+  },
+  {
+    // The receiver's dedicated worker and what it runs (the page runs
+    // stream-client.js too): a worker's globals, so no DOM and no page-side code.
+    files: ['web/receiver-worker.js', 'web/receiver.js', 'web/stream-client.js'],
     languageOptions: { globals: { ...globals.worker } },
   },
   // Every other module in web/ is plain ECMAScript (imported by the worklet

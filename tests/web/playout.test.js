@@ -1,10 +1,11 @@
-// The jitter buffer and drift control (web/playout.js), with the page's
-// StreamWriter in front, under simulated networks (helpers/sim.js): delay
-// bounds, underrun counts, clock skew, loss, bursts, skips, and that no
-// device sample is ever played twice.
+// The jitter buffer and drift control (web/playout-controller.js, driven by
+// PlayerCore, web/player-core.js), with the page's StreamWriter in front,
+// under simulated networks (helpers/sim.js): delay bounds, underrun counts,
+// clock skew, loss, bursts, skips, and that no device sample is ever played
+// twice.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PlayoutController } from '../../web/playout.js';
+import { PlayoutController } from '../../web/playout-controller.js';
 import { maxStep, measureFrequency, tonePurityDb } from './helpers/signal.js';
 import { quantile, simulate } from './helpers/sim.js';
 

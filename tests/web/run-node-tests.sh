@@ -4,10 +4,12 @@
 #   LINT=0 tests/web/run-node-tests.sh     tests only
 #   tests/web/run-node-tests.sh FILE…      lint + only these test files
 # Installs the dev dependencies (npm ci) when node_modules is missing and
-# there is a lockfile. The server tests need MICSTREAM_BUILD (make test sets
-# it) to hold micstream-server and micstream-device, and fail when it does
-# not; with MICSTREAM_BUILD unset they look in build/dev, build/release and
-# build/asan, and skip when none has them.
+# there is a lockfile. The tests that run the C++ programs (codecs.test.js:
+# micstream-codec; page.test.js and server.test.js: micstream-server and
+# micstream-device) look for them in MICSTREAM_BUILD, which make test sets
+# (scripts/run-tests), and fail when it lacks one; with MICSTREAM_BUILD unset
+# they look in build/dev, build/release, build/asan and build/relwithdebinfo,
+# and skip when none has them (tests/web/helpers/build.js).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -37,7 +39,7 @@ if [ "${LINT:-1}" != 0 ]; then
 fi
 
 # No flags: before Node 22 the WebSocket comes from the ws package (tests/web/helpers/websocket.js).
-echo "== node --test tests/web/"
+echo "== node --test tests/web/${MICSTREAM_BUILD:+ (MICSTREAM_BUILD=$MICSTREAM_BUILD)}"
 if [ $# -gt 0 ]; then
   exec node --test "$@"
 fi

@@ -2,12 +2,12 @@
 // StreamClient (WebSocket, ping/pong clock offset, decoding, reconnection
 // with backoff) → Player (StreamWriter → ring → the real worklet processor,
 // run by a fake AudioContext on the wall clock) → the tap. Needs
-// micstream-server and micstream-device built (helpers/server.js's
-// findBinaries: a failure under make test, a skip without MICSTREAM_BUILD); the
+// micstream-server and micstream-device built (helpers/build.js: a failure
+// under make test, a skip without MICSTREAM_BUILD); the
 // WebSocket is Node's own (22 and later) or the `ws` package's (helpers/websocket.js).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Stat } from '../../web/playout.js';
+import { Stat } from '../../web/playout-stats.js';
 import { Player } from '../../web/player.js';
 import { StreamClient } from '../../web/stream-client.js';
 import { assertNoUnderrunOfItsOwn, FakeAudioContext, installFakeAudio } from './helpers/fake-audio.js';
@@ -15,10 +15,7 @@ import { findBinaries, sleep, TestServer, waitFor } from './helpers/server.js';
 import { measureFrequency, rms } from './helpers/signal.js';
 import './helpers/websocket.js';
 
-const binaries = findBinaries();
-const skip = !binaries
-  ? 'micstream-server and micstream-device are not built (cmake --build build/dev --target micstream-server micstream-device)'
-  : false;
+const build = findBinaries();
 
 installFakeAudio();
 
@@ -87,12 +84,12 @@ async function playsTone(listener, f, what) {
   assert.ok(Math.abs(measured - f) < Math.max(1, f * 0.0045), `${what}: ${measured.toFixed(2)} Hz, expected ${f}`);
 }
 
-describe('against micstream-server', { skip }, () => {
+describe('against micstream-server', { skip: build.skip }, () => {
   let server;
   let ctx;
 
   before(async () => {
-    server = await new TestServer(binaries).start();
+    server = await new TestServer(build.binaries()).start();
     ctx = new FakeAudioContext();
     await ctx.audioWorklet.addModule('player-worklet.js');
     await ctx.resume();

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { RingBuffer } from '../../web/ring-buffer.js';
-import { Stat, State } from '../../web/playout.js';
+import { Stat, State } from '../../web/playout-stats.js';
 import { StreamWriter } from '../../web/stream-writer.js';
 import { measureFrequency, tonePurityDb } from './helpers/signal.js';
 import { createProcessor, loadProcessor, renderQuantum } from './helpers/worklet-scope.js';

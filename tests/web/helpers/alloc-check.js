@@ -6,7 +6,7 @@
 // Prints JSON.
 import { PerformanceObserver } from 'node:perf_hooks';
 import { RingBuffer } from '../../../web/ring-buffer.js';
-import { Stat } from '../../../web/playout.js';
+import { Stat } from '../../../web/playout-stats.js';
 import { createProcessor, loadProcessor, renderQuantum } from './worklet-scope.js';
 
 const RATE = 48000;

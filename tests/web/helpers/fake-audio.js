@@ -1,8 +1,8 @@
-// A Web Audio stand-in for Node, enough for web/player.js and web/app.js: an
-// AudioContext whose clock is the wall clock, rendering every
-// AudioWorkletNode's processor (the real player-worklet.js, in the emulated
-// worklet scope of worklet-scope.js) one quantum at a time as real time
-// passes, over real MessageChannels. No sound card: output latency 0.
+// A Web Audio stand-in for Node, enough for web/player.js and the page's
+// web/audio-output.js: an AudioContext whose clock is the wall clock,
+// rendering every AudioWorkletNode's processor (the real player-worklet.js,
+// in the emulated worklet scope of worklet-scope.js) one quantum at a time as
+// real time passes, over real MessageChannels. No sound card: output latency 0.
 //
 // Unlike a browser's audio thread, this clock shares Node's one thread with
 // the WebSocket it is fed from: when that thread stalls (a GC, a loaded
@@ -180,7 +180,7 @@ export class FakeAudioWorkletNode {
   }
 }
 
-/** Makes the fakes the globals web/player.js and web/app.js use. */
+/** Makes the fakes the globals web/player.js and web/audio-output.js use. */
 export function installFakeAudio() {
   globalThis.AudioContext = FakeAudioContext;
   globalThis.AudioWorkletNode = FakeAudioWorkletNode;

@@ -1,25 +1,27 @@
 // micstream-server and micstream-device from a build folder, for the
 // integration tests: started on free ports, stopped and restarted at will.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { findBuilt } from './build.js';
 import { repoRoot } from './doc-vectors.js';
 
-// The binaries in MICSTREAM_BUILD when it is set (make test sets it: missing
-// binaries there are an error, never a skip), else in the first of the usual
-// build folders that has both; null (the server tests skip) when none has.
+/**
+ * micstream-server and micstream-device of one build (helpers/build.js: a
+ * skip without MICSTREAM_BUILD, a failure under make test):
+ * {skip, binaries()}, binaries() → {server, device} for TestServer.
+ */
 export function findBinaries() {
-  const given = process.env.MICSTREAM_BUILD;
-  const dirs = given ? [given] : ['build/dev', 'build/release', 'build/asan', 'build/relwithdebinfo'];
-  for (const d of dirs) {
-    const base = d.startsWith('/') ? d : join(repoRoot, d);
-    const server = join(base, 'server/micstream-server');
-    const device = join(base, 'device/micstream-device');
-    if (existsSync(server) && existsSync(device)) return { server, device };
-  }
-  if (given) throw new Error(`MICSTREAM_BUILD=${given} holds no server/micstream-server and device/micstream-device`);
-  return null;
+  const built = findBuilt(['server/micstream-server', 'device/micstream-device'],
+    'cmake --build build/dev --target micstream-server micstream-device');
+  return {
+    skip: built.skip,
+    binaries() {
+      const [server, device] = built.paths();
+      return { server, device };
+    },
+  };
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

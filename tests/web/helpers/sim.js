@@ -6,7 +6,7 @@
 // asks for audio in callbacks of one or more render quanta. The page's real
 // StreamWriter and the worklet's real PlayerCore do the work.
 import { RingBuffer } from '../../../web/ring-buffer.js';
-import { PlayerCore } from '../../../web/playout.js';
+import { PlayerCore } from '../../../web/player-core.js';
 import { StreamWriter } from '../../../web/stream-writer.js';
 
 /** A small deterministic PRNG (mulberry32). */

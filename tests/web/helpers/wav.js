@@ -1,17 +1,23 @@
 // Minimal WAV writing and reading, to hand our vectors to micstream-codec
 // (which reads the container through libsndfile and decodes with the C++ codecs).
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { findBuilt } from './build.js';
 import { repoRoot } from './doc-vectors.js';
 
-/** micstream-codec from a build folder, or null (the tests that need it then skip). */
+/**
+ * micstream-codec: the one MICSTREAM_CODEC names, or one of a build
+ * (helpers/build.js: a skip without MICSTREAM_BUILD, a failure under make
+ * test). {skip, path()}.
+ */
 export function findCodecTool() {
-  const candidates = [process.env.MICSTREAM_CODEC, process.env.MICSTREAM_BUILD, 'build/dev', 'build/release', 'build/asan', 'build/relwithdebinfo']
-    .filter(Boolean)
-    .map((p) => (p.endsWith('micstream-codec') ? p : p.startsWith('/') ? join(p, 'tools/micstream-codec') : join(repoRoot, p, 'tools/micstream-codec')));
-  return candidates.find((p) => existsSync(p)) || null;
+  const named = process.env.MICSTREAM_CODEC && resolve(repoRoot, process.env.MICSTREAM_CODEC);
+  if (named) return { skip: false, path: () => (existsSync(named) ? named : assert.fail(`MICSTREAM_CODEC: ${named} does not exist`)) };
+  const built = findBuilt(['tools/micstream-codec'], 'cmake --build build/dev --target micstream-codec');
+  return { skip: built.skip, path: () => built.paths()[0] };
 }
 
 function chunk(id, body) {
