@@ -15,10 +15,10 @@ struct Options {
   std::uint16_t ingest_port = 2001;
   std::filesystem::path web_root;
   std::filesystem::path secrets_file;
-  std::filesystem::path users_file;
+  std::filesystem::path users_file;  ///< accounts of the page's users; none: only this machine may listen
   std::filesystem::path tls_dir;   ///< HTTPS with a local CA kept here (made on first start)
   std::filesystem::path tls_cert;  ///< or HTTPS with the operator's own certificate chain (PEM)...
-  std::filesystem::path tls_key;   ///< ...and its private key  ///< accounts of the page's users; none: only this machine may listen
+  std::filesystem::path tls_key;   ///< ...and its private key
   bool allow_unknown_devices = false;
   bool allow_plain_devices = false;  ///< device links without TLS (older firmware); implied by allow_unknown_devices
   std::uint32_t listener_queue_ms = 200;
