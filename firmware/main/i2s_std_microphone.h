@@ -7,8 +7,7 @@
 #include <cstdint>
 #include <span>
 
-#include "driver/i2s_types.h"
-#include "microphone.h"
+#include "i2s_microphone.h"
 
 namespace micstream::firmware {
 
@@ -23,18 +22,15 @@ struct I2sStdMicrophoneConfig {
   std::span<std::int32_t> words;    ///< one block: block_samples words
 };
 
-class I2sStdMicrophone final : public Microphone {
+class I2sStdMicrophone final : public I2sMicrophone {
  public:
-  explicit I2sStdMicrophone(const I2sStdMicrophoneConfig& config) : config_(config) {}
-
-  esp_err_t start() override;
-  esp_err_t read(pipeline::Capture& capture, std::uint32_t timeout_ms) override;
+  explicit I2sStdMicrophone(const I2sStdMicrophoneConfig& config);
 
  private:
-  esp_err_t open_channel();
+  esp_err_t init_mode(i2s_chan_handle_t channel) override;
+  void push(pipeline::Capture& capture, std::size_t samples, std::uint64_t arrival_us) override;
 
   I2sStdMicrophoneConfig config_;
-  i2s_chan_handle_t channel_ = nullptr;
 };
 
 }  // namespace micstream::firmware

@@ -7,12 +7,11 @@
 #include <cstdint>
 #include <span>
 
-#include "microphone.h"
 #include "soc/soc_caps.h"
 
 #if SOC_I2S_SUPPORTS_PDM2PCM
 
-#include "driver/i2s_types.h"
+#include "i2s_microphone.h"
 
 namespace micstream::firmware {
 
@@ -27,18 +26,15 @@ struct PdmMicrophoneConfig {
   std::span<std::int16_t> samples;  ///< one block: block_samples samples
 };
 
-class PdmMicrophone final : public Microphone {
+class PdmMicrophone final : public I2sMicrophone {
  public:
-  explicit PdmMicrophone(const PdmMicrophoneConfig& config) : config_(config) {}
-
-  esp_err_t start() override;
-  esp_err_t read(pipeline::Capture& capture, std::uint32_t timeout_ms) override;
+  explicit PdmMicrophone(const PdmMicrophoneConfig& config);
 
  private:
-  esp_err_t open_channel();
+  esp_err_t init_mode(i2s_chan_handle_t channel) override;
+  void push(pipeline::Capture& capture, std::size_t samples, std::uint64_t arrival_us) override;
 
   PdmMicrophoneConfig config_;
-  i2s_chan_handle_t channel_ = nullptr;
 };
 
 }  // namespace micstream::firmware
