@@ -189,6 +189,7 @@ asio::awaitable<void> DeviceSession::read_loop() {
       break;
     }
     const std::uint64_t arrival_us = now_unix_us();
+    const auto arrived = std::chrono::steady_clock::now();
     hub_.metrics().bytes_in += n;
     std::span<const std::uint8_t> data(buffer.data(), n);
     while (!data.empty() && !closing_) {
@@ -198,7 +199,7 @@ asio::awaitable<void> DeviceSession::read_loop() {
         ++hub_.metrics().parse_errors;
         fail(parser_.error(), error_message(parser_.error()));
       } else if (step.status == proto::FrameParser::Status::frame) {
-        handle(parser_.frame(), arrival_us);
+        handle(parser_.frame(), arrival_us, arrived);
       }
     }
   }
@@ -207,7 +208,8 @@ asio::awaitable<void> DeviceSession::read_loop() {
   if (!closing_) close_now();
 }
 
-void DeviceSession::handle(const proto::FrameView& frame, std::uint64_t arrival_us) {
+void DeviceSession::handle(const proto::FrameView& frame, std::uint64_t arrival_us,
+                           std::chrono::steady_clock::time_point arrived) {
   // A frame that is whole but whose fields are wrong costs the link, like a framing error.
   const auto decode_or_fail = [&](auto& message) {
     const Errc e = proto::decode(frame.payload, message);
@@ -232,7 +234,7 @@ void DeviceSession::handle(const proto::FrameView& frame, std::uint64_t arrival_
     }
     case proto::FrameType::audio: {
       proto::Audio audio;
-      if (decode_or_fail(audio)) on_audio(audio, proto::kHeaderSize + frame.payload.size(), arrival_us);
+      if (decode_or_fail(audio)) on_audio(audio, proto::kHeaderSize + frame.payload.size(), arrival_us, arrived);
       break;
     }
     case proto::FrameType::stats: {
@@ -321,7 +323,8 @@ void DeviceSession::on_hello(const proto::Hello& hello) {
   extend_deadline(hub_.options().device_idle_timeout_ms);
 }
 
-void DeviceSession::on_audio(const proto::Audio& audio, std::size_t frame_bytes, std::uint64_t arrival_us) {
+void DeviceSession::on_audio(const proto::Audio& audio, std::size_t frame_bytes, std::uint64_t arrival_us,
+                             std::chrono::steady_clock::time_point arrived) {
   if (audio.header.channels != channels_) {
     fail(Errc::invalid_value, "AUDIO has " + std::to_string(audio.header.channels) + " channels, HELLO said " +
                                   std::to_string(channels_));
@@ -332,7 +335,7 @@ void DeviceSession::on_audio(const proto::Audio& audio, std::size_t frame_bytes,
   if (!observed_offset_us_ || observed < *observed_offset_us_) observed_offset_us_ = observed;
   const std::int64_t offset = reported_offset_us_.value_or(*observed_offset_us_);
   const Codec before = stream_->params().codec;
-  stream_->on_audio(audio, frame_bytes, capture + offset, arrival_us, hub_.metrics());
+  stream_->on_audio(audio, frame_bytes, capture + offset, arrival_us, arrived, hub_.metrics());
   if (stream_->params().codec != before) hub_.stream_changed(*stream_);
 }
 

@@ -54,9 +54,11 @@ class DeviceSession : public std::enable_shared_from_this<DeviceSession> {
   [[nodiscard]] std::string make_welcome();
   boost::asio::awaitable<void> read_loop();
   boost::asio::awaitable<void> watchdog();
-  void handle(const proto::FrameView& frame, std::uint64_t arrival_us);
+  /// arrival_us: the server's clock, for timestamps; arrived: the steady clock, for the delivery delay.
+  void handle(const proto::FrameView& frame, std::uint64_t arrival_us, std::chrono::steady_clock::time_point arrived);
   void on_hello(const proto::Hello& hello);
-  void on_audio(const proto::Audio& audio, std::size_t frame_bytes, std::uint64_t arrival_us);
+  void on_audio(const proto::Audio& audio, std::size_t frame_bytes, std::uint64_t arrival_us,
+                std::chrono::steady_clock::time_point arrived);
   void on_ping(const proto::Ping& ping, std::uint64_t arrival_us);
   void send(std::string bytes);
   void write_next();

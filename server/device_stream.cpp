@@ -24,7 +24,8 @@ void DeviceStream::connected(const proto::Hello& hello, std::string address, boo
 void DeviceStream::disconnected() { online_ = false; }
 
 void DeviceStream::on_audio(const proto::Audio& audio, std::size_t frame_bytes, std::int64_t capture_server_us,
-                            std::uint64_t arrival_us, Metrics& metrics) {
+                            std::uint64_t arrival_us, std::chrono::steady_clock::time_point arrived,
+                            Metrics& metrics) {
   const proto::AudioHeader& h = audio.header;
   if (expected_sample_) {
     if (h.first_sample > *expected_sample_) {
@@ -48,7 +49,7 @@ void DeviceStream::on_audio(const proto::Audio& audio, std::size_t frame_bytes, 
   const auto frame = build_audio_frame(h, audio.payload, capture_server_us, params_.sample_rate);
   if (!frame) return;
   const auto duration_us = static_cast<std::uint32_t>(std::uint64_t{h.sample_count} * 1000000 / params_.sample_rate);
-  for (ListenerSession* listener : listeners_) listener->deliver_audio(frame, duration_us);
+  for (ListenerSession* listener : listeners_) listener->deliver_audio(frame, duration_us, arrived);
 }
 
 void DeviceStream::on_stats(const proto::Stats& stats, Metrics& metrics) {

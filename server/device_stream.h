@@ -3,6 +3,7 @@
 // counted. It builds each audio frame's listener bytes once and fans them out.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -42,9 +43,10 @@ class DeviceStream {
   void disconnected();
 
   /// One AUDIO frame, already validated; capture_server_us is its capture time
-  /// on the server's clock. Counts gaps, measures the rate, fans out.
+  /// on the server's clock, arrived when it was read off the device's socket
+  /// (steady clock). Counts gaps, measures the rate, fans out.
   void on_audio(const proto::Audio& audio, std::size_t frame_bytes, std::int64_t capture_server_us,
-                std::uint64_t arrival_us, Metrics& metrics);
+                std::uint64_t arrival_us, std::chrono::steady_clock::time_point arrived, Metrics& metrics);
   void on_stats(const proto::Stats& stats, Metrics& metrics);
 
   void add_listener(ListenerSession* listener);

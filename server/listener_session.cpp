@@ -54,10 +54,11 @@ void ListenerSession::start(const std::string& device_id) {
   spawn(transport_.get_executor(), [self = shared_from_this()] { return self->keepalive(); }, "watching listener " + peer_);
 }
 
-void ListenerSession::deliver_audio(const std::shared_ptr<const std::string>& frame, std::uint32_t duration_us) {
+void ListenerSession::deliver_audio(const std::shared_ptr<const std::string>& frame, std::uint32_t duration_us,
+                                    std::chrono::steady_clock::time_point arrived) {
   if (closing_) return;  // (a stalled listener is cut by keepalive())
   ++hub_.metrics().frames_out;
-  enqueue({frame, duration_us});
+  enqueue({frame, duration_us, arrived});
 }
 
 // Drops every waiting audio frame but the newest: the listener jumps to live
@@ -149,10 +150,18 @@ void ListenerSession::write_next() {
   }
   writing_ = true;
   asio::async_write(transport_, gather_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+    const auto now = std::chrono::steady_clock::now();
     self->writing_ = false;
+    Metrics& metrics = self->hub_.metrics();
+    if (!ec) {
+      // Every audio frame of the write was delivered now, each after its own wait.
+      for (const Queued& q : self->in_flight_) {
+        if (q.audio_us > 0) metrics.listener_delivery.record(now - q.arrived);
+      }
+    }
     self->in_flight_.clear();
-    self->hub_.metrics().bytes_out += n;
-    self->last_progress_at_ = std::chrono::steady_clock::now();
+    metrics.bytes_out += n;
+    self->last_progress_at_ = now;
     if (ec) {
       if (ec != asio::error::operation_aborted) spdlog::info("listener {} write failed: {}", self->peer_, ec.message());
       self->closing_ = true;

@@ -35,8 +35,10 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
   /// Registers with the hub, subscribes (empty id: the first device), starts reading and writing.
   void start(const std::string& device_id);
 
-  /// Queues one audio frame shared with the device's other listeners.
-  void deliver_audio(const std::shared_ptr<const std::string>& frame, std::uint32_t duration_us);
+  /// Queues one audio frame shared with the device's other listeners;
+  /// arrived: when the server read it off the device's socket.
+  void deliver_audio(const std::shared_ptr<const std::string>& frame, std::uint32_t duration_us,
+                     std::chrono::steady_clock::time_point arrived);
   /// Queues a text message; never dropped.
   void send(const std::shared_ptr<const std::string>& frame);
   void send_json(const nlohmann::json& json);
@@ -56,6 +58,7 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
   struct Queued {
     std::shared_ptr<const std::string> bytes;
     std::uint32_t audio_us;  // 0 for text and control frames, which are never dropped
+    std::chrono::steady_clock::time_point arrived{};  // audio: read off the device's socket
   };
 
   boost::asio::awaitable<void> read_loop();

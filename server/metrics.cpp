@@ -8,7 +8,35 @@ namespace {
 void metric(std::ostringstream& out, const char* name, const char* type, const char* help, std::uint64_t value) {
   out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n' << name << ' ' << value << '\n';
 }
+
+// Nanoseconds as decimal seconds, exactly (no floating point on the way).
+std::string seconds_text(std::uint64_t ns) {
+  std::string fraction = std::to_string(ns % 1'000'000'000);
+  fraction.insert(0, 9 - fraction.size(), '0');
+  return std::to_string(ns / 1'000'000'000) + '.' + fraction;
+}
 }  // namespace
+
+void DurationHistogram::record(std::chrono::nanoseconds duration) {
+  const auto ns = duration.count() > 0 ? duration : std::chrono::nanoseconds(0);
+  std::size_t i = 0;
+  while (i < kBuckets.size() && ns > kBuckets[i].upper_bound) ++i;
+  ++counts_[i];
+  ++count_;
+  sum_ns_ += static_cast<std::uint64_t>(ns.count());
+}
+
+void DurationHistogram::render(std::ostream& out, std::string_view name, std::string_view help) const {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    cumulative += counts_[i];
+    out << name << "_bucket{le=\"" << kBuckets[i].le << "\"} " << cumulative << '\n';
+  }
+  out << name << "_bucket{le=\"+Inf\"} " << count_ << '\n'
+      << name << "_sum " << seconds_text(sum_ns_) << '\n'
+      << name << "_count " << count_ << '\n';
+}
 
 std::string Metrics::render(std::size_t devices_online, std::size_t devices_known, std::size_t listeners) const {
   std::ostringstream out;
@@ -35,6 +63,9 @@ std::string Metrics::render(std::size_t devices_online, std::size_t devices_know
       << "micstream_dropped_frames_total{cause=\"listener_skip\"} " << dropped_listener_skip << '\n'
       << "micstream_dropped_frames_total{cause=\"device_gap\"} " << dropped_device_gap << '\n'
       << "micstream_dropped_frames_total{cause=\"device_queue\"} " << dropped_device_queue << '\n';
+  listener_delivery.render(out, "micstream_listener_delivery_seconds",
+                           "Audio frames delivered to listeners, by the time from reading the frame off the device "
+                           "socket to the end of the write that carried it to the listener.");
   return out.str();
 }
 

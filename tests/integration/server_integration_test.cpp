@@ -847,5 +847,159 @@ TEST_F(ServerTest, SigtermSaysShuttingDownClosesListenersAndExitsZero) {
   streaming.join();
 }
 
+// ---- 9. the server's own delivery delay ----
+
+/// micstream_listener_delivery_seconds as /metrics gave it.
+struct DeliveryHistogram {
+  std::vector<std::pair<std::string, double>> buckets;  ///< le and cumulative count, in the order given
+  double sum = -1;
+  double count = -1;
+
+  /// The cumulative count of bucket le (-1 when there is none).
+  [[nodiscard]] double at_most(const std::string& le) const {
+    for (const auto& [bound, n] : buckets) {
+      if (bound == le) return n;
+    }
+    return -1;
+  }
+  [[nodiscard]] double mean_s() const { return count > 0 ? sum / count : 0; }
+};
+
+constexpr const char* kDeliveryMetric = "micstream_listener_delivery_seconds";
+
+DeliveryHistogram delivery_histogram(const Metrics& m) {
+  DeliveryHistogram h;
+  const std::string name = kDeliveryMetric;
+  for (const MetricSample& s : m.samples()) {
+    if (s.name == name + "_bucket") h.buckets.emplace_back(s.labels.count("le") ? s.labels.at("le") : "?", s.value);
+  }
+  h.sum = m.get(name + "_sum").value_or(-1);
+  h.count = m.get(name + "_count").value_or(-1);
+  return h;
+}
+
+/// What is wrong with the histogram's shape (empty when nothing): the
+/// documented buckets (docs/server.md), cumulative, +Inf equal to the count.
+std::string histogram_shape_problem(const DeliveryHistogram& h) {
+  const std::vector<std::string> expected = {"0.00005", "0.0001", "0.00025", "0.0005", "0.001",
+                                             "0.0025",  "0.005",  "0.01",    "0.025",  "0.05",
+                                             "0.1",     "0.25",   "0.5",     "1",      "+Inf"};
+  std::vector<std::string> got;
+  for (const auto& b : h.buckets) got.push_back(b.first);
+  if (got != expected) {
+    std::string list;
+    for (const auto& le : got) list += le + " ";
+    return "buckets le = " + list;
+  }
+  for (std::size_t i = 1; i < h.buckets.size(); ++i) {
+    if (h.buckets[i].second < h.buckets[i - 1].second) return "bucket le=" + h.buckets[i].first + " is not cumulative";
+  }
+  if (h.buckets.back().second != h.count) return "+Inf bucket differs from _count";
+  if (h.sum < 0 || h.count < 0) return "no _sum or _count";
+  return {};
+}
+
+std::ostream& operator<<(std::ostream& out, const DeliveryHistogram& h) {
+  out << "count " << h.count << ", sum " << h.sum << " s, buckets";
+  for (const auto& [le, n] : h.buckets) out << ' ' << le << ':' << n;
+  return out;
+}
+
+TEST_F(ServerTest, DeliveryDelayHistogramCountsEveryFrameTheListenersReceived) {
+  start();
+  const DeviceParams p = device("mic-01");
+  constexpr int kFrames = 100;
+  // A frame is counted when the write carrying it completes, which can come
+  // just before or just after its listener has read it: a few frames a
+  // listener either way.
+  constexpr double kInFlight = 2 * 3;
+  auto l1 = listen(p.id);
+  auto l2 = listen(p.id);
+  Device d = connect_device(p);
+  const auto received = [&] { return static_cast<double>(l1->audio_count() + l2->audio_count()); };
+
+  const DeliveryHistogram empty = delivery_histogram(metrics());
+  EXPECT_EQ(histogram_shape_problem(empty), "") << empty;
+  EXPECT_EQ(empty.count, 0) << empty;
+  EXPECT_EQ(empty.sum, 0) << empty;
+
+  StreamSpec spec;
+  spec.frames = kFrames;
+  spec.interval = std::chrono::microseconds(5000);  // 0.5 s of sending
+  BackgroundStream stream(*d.link, p, spec);
+  // While frames flow, the count follows what the listeners have read.
+  for (int check = 0; check < 5; ++check) {
+    std::this_thread::sleep_for(60ms);
+    const double before = received();
+    const DeliveryHistogram h = delivery_histogram(metrics());
+    const double after = received();
+    EXPECT_GE(h.count, before - kInFlight) << "check " << check << ": listeners had read " << before << "; " << h;
+    EXPECT_LE(h.count, after + kInFlight) << "check " << check << ": listeners had read " << after << "; " << h;
+  }
+  stream.join();
+  ASSERT_EQ(stream.error(), "");
+  ASSERT_TRUE(l1->wait_audio_count(kFrames, 3s)) << l1->audio_count();
+  ASSERT_TRUE(l2->wait_audio_count(kFrames, 3s)) << l2->audio_count();
+
+  // Once all is read, exactly one observation a frame a listener.
+  EXPECT_TRUE(wait_until([&] { return delivery_histogram(metrics()).count == 2 * kFrames; }, 3s));
+  const Metrics m = metrics();
+  const DeliveryHistogram h = delivery_histogram(m);
+  std::cout << kDeliveryMetric << ": " << h << "; mean " << h.mean_s() * 1e6 << " us\n";
+  EXPECT_EQ(histogram_shape_problem(h), "") << h;
+  EXPECT_EQ(h.count, received()) << h;
+  EXPECT_EQ(h.count, m.get("micstream_frames_out_total").value_or(-1)) << "nothing was skipped: every frame queued is delivered";
+  // On loopback the server hands a frame on in well under half a second.
+  EXPECT_GT(h.mean_s(), 0) << h;
+  EXPECT_LT(h.mean_s(), 0.5) << h;
+  EXPECT_EQ(h.count - h.at_most("0.5"), 0) << "a frame took longer than 0.5 s on loopback: " << h;
+}
+
+TEST_F(ServerTest, DeliveryDelayOfAFrameIncludesItsWaitForASlowListener) {
+  // Queue and stall limits far above the pause: nothing is skipped or cut.
+  start({"--listener-queue-ms", "5000", "--listener-stall-ms", "10000"});
+  const DeviceParams p = device("mic-01", Codec::pcm16, 2, 480, 48000);  // 10 ms, 1920-byte frames
+  ListenerOptions small_buffers;  // the kernel takes only ~60 KB for it before the server's writes wait
+  small_buffers.receive_buffer = kStallReceiveBuffer;
+  small_buffers.max_segment = kStallMaxSegment;
+  auto l = listen(p.id, small_buffers);
+  Device d = connect_device(p);
+
+  StreamSpec first;
+  first.frames = 5;
+  first.interval = std::chrono::microseconds(2000);
+  ASSERT_EQ(stream_audio(*d.link, p, first).size(), 5u);
+  ASSERT_TRUE(l->wait_audio_count(5, 3s));
+  l->pause_reading();
+
+  constexpr int kBehind = 200;  // 384 kB in 0.4 s: most of it waits in the server
+  StreamSpec spec;
+  spec.first_sequence = 5;
+  spec.first_sample = 5 * 480ull;
+  spec.frames = kBehind;
+  spec.interval = std::chrono::microseconds(2000);
+  ASSERT_EQ(stream_audio(*d.link, p, spec).size(), static_cast<std::size_t>(kBehind));
+  constexpr auto kPause = 600ms;  // after the last frame arrived
+  std::this_thread::sleep_for(kPause);
+
+  // Frames whose write has not completed are not counted yet.
+  const DeliveryHistogram paused = delivery_histogram(metrics());
+  EXPECT_LE(paused.count, 5 + kBehind - 64) << "frames behind a full socket counted before their write completed: "
+                                            << paused;
+  l->resume_reading();
+  ASSERT_TRUE(l->wait_audio_count(5 + kBehind, 5s)) << l->audio_count();
+  EXPECT_TRUE(wait_until([&] { return delivery_histogram(metrics()).count == 5 + kBehind; }, 3s));
+
+  // Writes after the resume carry up to 64 frames each, and each frame counts
+  // with its own wait: those of the last 100 ms of sending waited longer than
+  // the pause, so well over 25 frames are above the 0.5 s bound.
+  const DeliveryHistogram h = delivery_histogram(metrics());
+  std::cout << kDeliveryMetric << ": " << h << "; mean " << h.mean_s() * 1e3 << " ms\n";
+  EXPECT_EQ(histogram_shape_problem(h), "") << h;
+  EXPECT_EQ(h.count, static_cast<double>(l->audio_count())) << h;
+  EXPECT_GE(h.count - h.at_most("0.5"), 25) << "the wait behind the listener's socket was not measured: " << h;
+  EXPECT_GT(h.at_most("0.01"), 0) << "the first frames, sent to a reading listener, were not quick: " << h;
+}
+
 }  // namespace
 }  // namespace micstream::itest
