@@ -1,5 +1,9 @@
 #include "device_stream.h"
 
+#include <algorithm>
+
+#include "http_stream_session.h"
+
 #include "listener_protocol.h"
 #include "listener_session.h"
 #include "metrics.h"
@@ -12,6 +16,13 @@ void DeviceStream::connected(const proto::Hello& hello, std::string address, boo
   if (!continues) {
     expected_sample_.reset();
     rate_ = RateEstimator(hello.sample_rate);
+    // A WAV or Ogg header cannot change mid-response: their listeners' responses end.
+    for (auto& standard : standard_) {
+      if (!standard) continue;
+      const auto listeners = standard->sessions();
+      standard.reset();
+      for (HttpStreamSession* listener : listeners) listener->end("the device's sample rate or channels changed");
+    }
   }
   params_ = {hello.codec, hello.channels, hello.sample_rate, hello.samples_per_frame,
              std::string(hello.firmware_version.view()), tls};
@@ -44,6 +55,7 @@ void DeviceStream::on_audio(const proto::Audio& audio, std::size_t frame_bytes, 
   ++metrics.frames_in;
   rate_.add(arrival_us, h.first_sample);
 
+  encode_standard_streams(audio, arrived);
   if (listeners_.empty()) return;
   // Encode once, send many: one buffer for every listener.
   const auto frame = build_audio_frame(h, audio.payload, capture_server_us, params_.sample_rate);
@@ -57,6 +69,46 @@ void DeviceStream::on_stats(const proto::Stats& stats, Metrics& metrics) {
   metrics.dropped_device_queue += stats.frames_dropped - last_stats_dropped_;
   last_stats_dropped_ = stats.frames_dropped;
   last_stats_ = stats;
+}
+
+void DeviceStream::encode_standard_streams(const proto::Audio& audio, std::chrono::steady_clock::time_point arrived) {
+  if (stream_listener_count() == 0) return;
+  const proto::AudioHeader& h = audio.header;
+  pcm_.resize(std::size_t{h.sample_count} * params_.channels);
+  const auto decoded = decode_frame(h.codec, params_.channels, h.sample_count, audio.payload, pcm_);
+  if (!decoded) return;  // (validated before: cannot happen)
+  const std::span<const std::int16_t> pcm(pcm_.data(), decoded.value);
+  for (auto& standard : standard_) {
+    if (standard) standard->encode(pcm, arrived);
+  }
+}
+
+StandardStream* DeviceStream::standard_stream(StreamFormat format, const StreamEncoderSettings& settings,
+                                              std::string& error) {
+  auto& standard = standard_[static_cast<std::size_t>(format)];
+  if (!standard) {
+    auto encoder = make_stream_encoder(format, params_.sample_rate, params_.channels, settings, error);
+    if (!encoder) return nullptr;
+    standard = std::make_unique<StandardStream>(format, std::move(encoder));
+  }
+  return standard.get();
+}
+
+void DeviceStream::remove_stream_listener(HttpStreamSession* listener) {
+  auto& standard = standard_[static_cast<std::size_t>(listener->format())];
+  if (!standard) return;
+  standard->remove_listener(listener);
+  if (standard->listener_count() == 0) standard.reset();
+}
+
+std::size_t DeviceStream::standard_stream_count() const {
+  return static_cast<std::size_t>(std::count_if(standard_.begin(), standard_.end(), [](const auto& s) { return s != nullptr; }));
+}
+
+std::size_t DeviceStream::stream_listener_count() const {
+  std::size_t count = 0;
+  for (const auto& standard : standard_) count += standard ? standard->listener_count() : 0;
+  return count;
 }
 
 void DeviceStream::add_listener(ListenerSession* listener) { listeners_.push_back(listener); }
@@ -109,6 +161,7 @@ nlohmann::json DeviceStream::api_json() const {
           {"lost_samples", lost_samples_},
           {"restarts", restarts_},
           {"listeners", listeners_.size()},
+          {"stream_listeners", stream_listener_count()},
           {"measured_sample_rate", measured ? nlohmann::json(rate_.rate_hz()) : nlohmann::json()},
           {"drift_ppm", measured ? nlohmann::json(rate_.drift_ppm()) : nlohmann::json()},
           {"stats", stats}};

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,9 +15,11 @@
 
 #include "micstream/protocol.h"
 #include "micstream/rate_estimator.h"
+#include "standard_stream.h"
 
 namespace micstream::server {
 
+class HttpStreamSession;
 class ListenerSession;
 struct Metrics;
 
@@ -53,11 +56,23 @@ class DeviceStream {
   void remove_listener(ListenerSession* listener);
   [[nodiscard]] const std::vector<ListenerSession*>& listeners() const { return listeners_; }
 
+  /// The stream in a standard format, its encoder made on first use (nullptr,
+  /// with the reason in error, when the stream's shape is unknown or the encoder fails).
+  StandardStream* standard_stream(StreamFormat format, const StreamEncoderSettings& settings, std::string& error);
+  /// A standard stream's listener leaves; the stream's encoder goes with its last listener.
+  void remove_stream_listener(HttpStreamSession* listener);
+  [[nodiscard]] std::size_t stream_listener_count() const;
+  [[nodiscard]] std::size_t standard_stream_count() const;
+  /// WebSocket or standard-stream listeners.
+  [[nodiscard]] bool has_listeners() const { return !listeners_.empty() || stream_listener_count() > 0; }
+
   /// The `stream` message's fields, and the /api/devices entry.
   [[nodiscard]] nlohmann::json stream_json() const;
   [[nodiscard]] nlohmann::json api_json() const;
 
  private:
+  void encode_standard_streams(const proto::Audio& audio, std::chrono::steady_clock::time_point arrived);
+
   std::string id_;
   bool online_ = false;
   StreamParams params_;
@@ -76,6 +91,8 @@ class DeviceStream {
   std::uint64_t last_stats_dropped_ = 0;
 
   std::vector<ListenerSession*> listeners_;
+  std::array<std::unique_ptr<StandardStream>, kStreamFormats> standard_;  // by StreamFormat; only while listened to
+  std::vector<std::int16_t> pcm_;  // a frame decoded for the standard streams, reused
 };
 
 }  // namespace micstream::server

@@ -4,6 +4,7 @@
 
 #include <boost/beast/websocket.hpp>
 
+#include "http_routes.h"
 #include "json_text.h"
 #include "request_guard.h"
 
@@ -17,7 +18,9 @@ namespace websocket = boost::beast::websocket;
 // "Who may call what"). The page's files, /api/health, /api/session, the
 // login and logout, /ca.crt and /firmware/ (devices fetch their updates) are open.
 Need need_of(const Request& req, std::string_view path) {
-  if (websocket::is_upgrade(req) || path == "/ws" || path == "/api/devices") return Need::listen;
+  if (websocket::is_upgrade(req) || path == "/ws" || path == "/api/devices" || path.starts_with(kStreamPathPrefix)) {
+    return Need::listen;
+  }
   if (path == "/metrics" || (req.method() == http::verb::post && path.starts_with("/api/devices/"))) return Need::admin;
   return Need::anyone;
 }

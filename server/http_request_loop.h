@@ -23,6 +23,7 @@
 #include "http_routes.h"
 #include "http_session.h"
 #include "hub.h"
+#include "http_stream_session.h"
 #include "listener_session.h"
 #include "transport.h"
 
@@ -146,6 +147,28 @@ asio::awaitable<void> request_loop(Stream& stream, beast::flat_buffer& buffer, C
       auto session = std::make_shared<ListenerSession>(release_transport(stream), std::move(slot), hub,
                                                         std::move(caller.user), std::move(leftover));
       session->start(device);
+      co_return;
+    }
+
+    if (path.starts_with(kStreamPathPrefix)) {
+      auto wanted = stream_request(req, path, hub, caller.user);
+      if (auto* refusal = std::get_if<Response>(&wanted)) {
+        refusal->keep_alive(false);
+        co_await http::async_write(stream, *refusal, asio::as_tuple(asio::use_awaitable));
+        break;
+      }
+      const auto& target = std::get<StreamRequest>(wanted);
+      auto header = stream_response_header(req, target.format);
+      http::response_serializer<http::empty_body> serializer(header);
+      tcp_layer.expires_after(kWriteTimeout);
+      auto [header_ec, header_bytes] =
+          co_await http::async_write_header(stream, serializer, asio::as_tuple(asio::use_awaitable));
+      if (header_ec || req.method() == http::verb::head) break;
+      // From here on the session writes the chunks itself, each built once for all its listeners.
+      tcp_layer.expires_never();
+      auto session = std::make_shared<HttpStreamSession>(release_transport(stream), std::move(slot), hub, peer,
+                                                         target.format);
+      session->start(target.device_id);
       co_return;
     }
 

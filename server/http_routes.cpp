@@ -107,6 +107,41 @@ std::optional<Response> guard_request(const Request& req, const RequestGuard& gu
   return std::nullopt;
 }
 
+std::variant<StreamRequest, Response> stream_request(const Request& req, std::string_view path, const Hub& hub,
+                                                    const User& user) {
+  const std::string_view name = path.substr(kStreamPathPrefix.size());
+  const auto dot = name.rfind('.');
+  const auto format = dot == std::string_view::npos ? std::nullopt : format_from_extension(name.substr(dot + 1));
+  if (!format) {
+    return error_response(req, http::status::not_found, "streams are /stream/<device id>.wav, .opus and .mp3");
+  }
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    auto res = error_response(req, http::status::method_not_allowed, "a stream takes GET or HEAD");
+    res.set(http::field::allow, "GET, HEAD");
+    return res;
+  }
+  if (req.version() < 11) {
+    return error_response(req, http::status::http_version_not_supported, "a stream needs HTTP/1.1 (its body is chunked)");
+  }
+  const std::string device_id(name.substr(0, dot));
+  if (auto refusal = hub.check_stream_request(user, device_id)) {
+    auto res = error_response(req, static_cast<http::status>(refusal->status), refusal->reason);
+    if (refusal->status == 503) res.set(http::field::retry_after, "5");
+    return res;
+  }
+  return StreamRequest{device_id, *format};
+}
+
+http::response<http::empty_body> stream_response_header(const Request& req, StreamFormat format) {
+  http::response<http::empty_body> res{http::status::ok, req.version()};
+  set_common_headers(res.base());
+  res.set(http::field::content_type, format_info(format).content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.chunked(true);
+  res.keep_alive(false);  // endless: the connection ends with it
+  return res;
+}
+
 std::string query_param(std::string_view target, std::string_view name) {
   const auto q = target.find('?');
   if (q == std::string_view::npos) return {};
@@ -157,12 +192,13 @@ Reply route(const Request& req, const HttpServices& services, const Identity& ca
                                    {"server", kServerName},
                                    {"server_time_us", now_unix_us()},
                                    {"devices", hub.devices_online()},
-                                   {"listeners", hub.listener_count()}};
+                                   {"listeners", hub.listener_count()},
+                                   {"stream_listeners", hub.stream_listener_count()}};
     return make_response(req, http::status::ok, json_text(health) + "\n", "application/json");
   }
   if (path == "/metrics") {
     return make_response(req, http::status::ok,
-                         hub.metrics().render(hub.devices_online(), hub.devices_known(), hub.listener_count()),
+                         hub.metrics().render(hub.gauges()),
                          "text/plain; version=0.0.4");
   }
   if (path == "/ws") return error_response(req, http::status::upgrade_required, "/ws is a WebSocket endpoint");

@@ -7,13 +7,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "http_reply.h"
+#include "stream_encoder.h"
 
 namespace micstream::server {
 
 struct HttpServices;
+class Hub;
 class Identity;
+struct User;
 class RequestGuard;
 
 /// Host, Origin and, for changes, a JSON body: what no foreign page or
@@ -23,6 +27,20 @@ class RequestGuard;
 /// The answer to an allowed request that is not a WebSocket upgrade nor a
 /// login (those wait on the network or the KDF: the request loop's).
 [[nodiscard]] Reply route(const Request& req, const HttpServices& services, const Identity& caller, bool encrypted);
+
+/// Where the standard streams are: /stream/<device id>.<wav|opus|mp3>.
+inline constexpr std::string_view kStreamPathPrefix = "/stream/";
+
+struct StreamRequest {
+  std::string device_id;
+  StreamFormat format;
+};
+/// A GET or HEAD of a standard stream: what to stream, or the refusal.
+[[nodiscard]] std::variant<StreamRequest, Response> stream_request(const Request& req, std::string_view path,
+                                                                   const Hub& hub, const User& user);
+/// The header of a standard stream's response (its body is chunked, endless).
+[[nodiscard]] boost::beast::http::response<boost::beast::http::empty_body> stream_response_header(const Request& req,
+                                                                                                 StreamFormat format);
 
 /// The value of `name` in the target's query, raw; empty when absent.
 [[nodiscard]] std::string query_param(std::string_view target, std::string_view name);

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "device_session.h"
+#include "http_stream_session.h"
 #include "listener_protocol.h"
 #include "listener_session.h"
 #include "micstream/protocol.h"
@@ -16,6 +17,7 @@ Hub::~Hub() {
   devices_timer_.cancel();
   for (DeviceSession* device : device_sessions_) device->detach_from_hub();
   for (ListenerSession* listener : listeners_) listener->detach_from_hub();
+  for (HttpStreamSession* listener : http_streams_) listener->detach_from_hub();
 }
 
 DeviceStream& Hub::stream(const std::string& id) {
@@ -58,9 +60,46 @@ void Hub::remove_listener(ListenerSession& listener) {
     stream->remove_listener(&listener);
     listener.set_stream(nullptr);
     // A stream only listeners ever asked for, with no listener left, is forgotten.
-    if (stream->listeners().empty() && !stream->online() && stream->params().sample_rate == 0) {
+    if (!stream->has_listeners() && !stream->online() && stream->params().sample_rate == 0) {
       streams_.erase(stream->id());
     }
+  }
+}
+
+std::optional<Hub::StreamRefusal> Hub::check_stream_request(const User& user, const std::string& device_id) const {
+  const auto it = streams_.find(device_id);
+  const bool known = it != streams_.end() || secrets_.find(device_id) != nullptr;
+  if (!proto::is_valid_device_id(device_id) || !known || !user.may_hear(device_id)) {
+    return StreamRefusal{404, "no device " + device_id.substr(0, 40) + " is known to this server"};
+  }
+  if (it == streams_.end() || it->second->params().sample_rate == 0) {
+    return StreamRefusal{503, "device " + device_id + " has not connected since the server started: its format is not known yet"};
+  }
+  return std::nullopt;
+}
+
+bool Hub::add_http_stream(HttpStreamSession& listener, const std::string& device_id, std::string& error) {
+  http_streams_.insert(&listener);
+  ++metrics_.stream_connections;
+  const auto it = streams_.find(device_id);  // (it may have been forgotten while the response's header was written)
+  if (it == streams_.end()) {
+    error = "device " + device_id + " is no longer known";
+    return false;
+  }
+  DeviceStream& stream = *it->second;
+  StandardStream* standard = stream.standard_stream(listener.format(), {options_.opus_bitrate, options_.mp3_bitrate_kbps}, error);
+  if (standard == nullptr) return false;
+  standard->add_listener(&listener);
+  listener.set_stream(&stream);
+  if (standard->header_chunk()) listener.deliver(standard->header_chunk(), 0, {});
+  return true;
+}
+
+void Hub::remove_http_stream(HttpStreamSession& listener) {
+  http_streams_.erase(&listener);
+  if (DeviceStream* stream = listener.stream()) {
+    stream->remove_stream_listener(&listener);
+    listener.set_stream(nullptr);
   }
 }
 
@@ -102,7 +141,7 @@ bool Hub::make_room_for_unregistered(const std::string& id) {
   for (auto it = streams_.begin(); it != streams_.end(); ++it) {
     if (secrets_.find(it->first) != nullptr) continue;
     ++unregistered;
-    if (!it->second->online() && it->second->listeners().empty()) forgettable = it;
+    if (!it->second->online() && !it->second->has_listeners()) forgettable = it;
   }
   if (unregistered < options_.max_unregistered_devices) return true;
   if (forgettable == streams_.end()) return false;
@@ -150,6 +189,12 @@ DeviceStream* Hub::first_online(const User& user) {
 
 std::size_t Hub::devices_online() const { return sessions_.size(); }
 
+Gauges Hub::gauges() const {
+  Gauges g{devices_online(), devices_known(), listener_count(), stream_listener_count(), 0};
+  for (const auto& [id, stream] : streams_) g.stream_encoders += stream->standard_stream_count();
+  return g;
+}
+
 nlohmann::json Hub::devices_message(const User& user) const {
   nlohmann::json devices = nlohmann::json::array();
   for (const auto& [id, stream] : streams_) {
@@ -193,6 +238,8 @@ void Hub::shut_down() {
   for (DeviceSession* device : devices) device->fail(Errc::shutting_down, "server shutting down");
   const std::vector<ListenerSession*> listeners(listeners_.begin(), listeners_.end());
   for (ListenerSession* listener : listeners) listener->close(WsCloseCode::going_away, "server shutting down");
+  const std::vector<HttpStreamSession*> streams(http_streams_.begin(), http_streams_.end());
+  for (HttpStreamSession* listener : streams) listener->end("server shutting down");
 }
 
 }  // namespace micstream::server

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_set>
 
@@ -22,6 +23,7 @@ namespace micstream::server {
 class DeviceSession;
 class Secrets;
 class ListenerSession;
+class HttpStreamSession;
 
 class Hub {
  public:
@@ -47,6 +49,21 @@ class Hub {
   /// id is told it was replaced and closed: the newest connection wins.
   void device_connected(DeviceSession& session, DeviceStream& stream);
   void device_disconnected(DeviceSession& session, DeviceStream& stream);
+
+  /// Whether user may open device_id's standard stream now: nullopt when so,
+  /// else the refusal's HTTP status and reason (an id the user may not hear is
+  /// answered as unknown; one never connected has no shape yet).
+  struct StreamRefusal {
+    unsigned status;
+    std::string reason;
+  };
+  [[nodiscard]] std::optional<StreamRefusal> check_stream_request(const User& user, const std::string& device_id) const;
+  /// A standard stream's listener joins device_id's stream in its format
+  /// (check_stream_request passed); the header chunk is queued to it. false,
+  /// with the reason, when the stream cannot be had (then the listener ends).
+  bool add_http_stream(HttpStreamSession& listener, const std::string& device_id, std::string& error);
+  void remove_http_stream(HttpStreamSession& listener);
+  [[nodiscard]] std::size_t stream_listener_count() const { return http_streams_.size(); }
 
   void add_listener(ListenerSession& listener);
   void remove_listener(ListenerSession& listener);
@@ -75,10 +92,11 @@ class Hub {
   [[nodiscard]] std::size_t devices_online() const;
   [[nodiscard]] std::size_t devices_known() const { return streams_.size(); }
   [[nodiscard]] std::size_t listener_count() const { return listeners_.size(); }
+  [[nodiscard]] Gauges gauges() const;
 
   /// Tells every device and listener the server is stopping and closes them.
   void shut_down();
-  [[nodiscard]] bool idle() const { return device_sessions_.empty() && listeners_.empty(); }
+  [[nodiscard]] bool idle() const { return device_sessions_.empty() && listeners_.empty() && http_streams_.empty(); }
 
  private:
   /// The devices list changed: every listener gets it, at most once per
@@ -95,6 +113,7 @@ class Hub {
   std::map<std::string, DeviceSession*, std::less<>> sessions_;  // the live link of each device id
   std::unordered_set<ListenerSession*> listeners_;
   std::unordered_set<ListenerSession*> waiting_for_first_;  // subscribed to "the first device", none online yet
+  std::unordered_set<HttpStreamSession*> http_streams_;
   boost::asio::steady_timer devices_timer_;
   bool devices_broadcast_pending_ = false;
 };

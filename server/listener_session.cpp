@@ -64,18 +64,7 @@ void ListenerSession::deliver_audio(const std::shared_ptr<const std::string>& fr
 // Drops every waiting audio frame but the newest: the listener jumps to live
 // instead of staying a queue's length behind.
 void ListenerSession::skip_to_live() {
-  std::size_t dropped = 0;
-  std::size_t index = 0;
-  const std::size_t newest = queue_.size() - 1;
-  std::erase_if(queue_, [&](const Queued& q) {
-    const bool drop = index++ != newest && q.audio_us > 0;
-    if (drop) {
-      queued_audio_us_ -= q.audio_us;
-      queued_bytes_ -= q.bytes->size();
-      ++dropped;
-    }
-    return drop;
-  });
+  const std::size_t dropped = outbox_.skip_to_live();
   if (dropped == 0) return;
   skipped_total_ += dropped;
   hub_.metrics().dropped_listener_skip += dropped;
@@ -88,13 +77,11 @@ void ListenerSession::send(const std::shared_ptr<const std::string>& frame) {
   enqueue({frame, 0});
 }
 
-void ListenerSession::enqueue(Queued queued) {
-  queued_audio_us_ += queued.audio_us;
-  queued_bytes_ += queued.bytes->size();
-  queue_.push_back(std::move(queued));
-  if (queued_audio_us_ > std::uint64_t{hub_.options().listener_queue_ms} * 1000) skip_to_live();
-  if (queued_bytes_ > kMaxQueuedBytes) {
-    cut(fmt::format("listener floods: {} bytes of answers waiting that it does not read", queued_bytes_));
+void ListenerSession::enqueue(AudioOutbox::Item item) {
+  outbox_.push(std::move(item));
+  if (outbox_.audio_us() > std::uint64_t{hub_.options().listener_queue_ms} * 1000) skip_to_live();
+  if (outbox_.bytes() > kMaxQueuedBytes) {
+    cut(fmt::format("listener floods: {} bytes of answers waiting that it does not read", outbox_.bytes()));
     return;
   }
   write_next();
@@ -137,30 +124,13 @@ asio::awaitable<void> ListenerSession::keepalive() {
 void ListenerSession::send_json(const nlohmann::json& json) { send(build_text_frame(json)); }
 
 void ListenerSession::write_next() {
-  if (writing_ || queue_.empty()) return;
-  in_flight_.clear();
-  gather_.clear();
-  while (!queue_.empty() && in_flight_.size() < kMaxFramesPerWrite) {
-    Queued& q = queue_.front();
-    queued_audio_us_ -= q.audio_us;
-    queued_bytes_ -= q.bytes->size();
-    gather_.emplace_back(q.bytes->data(), q.bytes->size());
-    in_flight_.push_back(std::move(q));
-    queue_.pop_front();
-  }
+  if (writing_ || outbox_.empty()) return;
   writing_ = true;
-  asio::async_write(transport_, gather_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+  const auto& buffers = outbox_.start_write(kMaxFramesPerWrite);
+  asio::async_write(transport_, buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
     const auto now = std::chrono::steady_clock::now();
     self->writing_ = false;
-    Metrics& metrics = self->hub_.metrics();
-    if (!ec) {
-      // Every audio frame of the write was delivered now, each after its own wait.
-      for (const Queued& q : self->in_flight_) {
-        if (q.audio_us > 0) metrics.listener_delivery.record(now - q.arrived);
-      }
-    }
-    self->in_flight_.clear();
-    metrics.bytes_out += n;
+    self->outbox_.write_done(!ec, n, now, self->hub_.metrics());
     self->last_progress_at_ = now;
     if (ec) {
       if (ec != asio::error::operation_aborted) spdlog::info("listener {} write failed: {}", self->peer_, ec.message());
@@ -168,7 +138,7 @@ void ListenerSession::write_next() {
       self->transport_.close();
       return;
     }
-    if (self->queue_.empty()) {
+    if (self->outbox_.empty()) {
       if (self->closing_) {
         // The close frame is out: let the read loop see the listener's own
         // close and end of stream (a clean close for browsers).
@@ -190,14 +160,8 @@ void ListenerSession::close(WsCloseCode code, std::string_view reason) {
     return;
   }
   // Waiting audio is dropped; the close frame goes out after what is in flight.
-  std::erase_if(queue_, [this](const Queued& q) {
-    if (q.audio_us > 0) queued_bytes_ -= q.bytes->size();
-    return q.audio_us > 0;
-  });
-  queued_audio_us_ = 0;
-  auto goodbye = std::make_shared<const std::string>(make_ws_close(code, reason));
-  queued_bytes_ += goodbye->size();
-  queue_.push_back({std::move(goodbye), 0});
+  outbox_.drop_audio();
+  outbox_.push({std::make_shared<const std::string>(make_ws_close(code, reason))});
   closing_ = true;
   write_next();
 }

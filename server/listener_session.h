@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +16,7 @@
 
 #include "accounts.h"
 #include "admission.h"
+#include "audio_outbox.h"
 #include "transport.h"
 #include "websocket_frame.h"
 
@@ -55,15 +55,9 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
   [[nodiscard]] const User& user() const { return user_; }
 
  private:
-  struct Queued {
-    std::shared_ptr<const std::string> bytes;
-    std::uint32_t audio_us;  // 0 for text and control frames, which are never dropped
-    std::chrono::steady_clock::time_point arrived{};  // audio: read off the device's socket
-  };
-
   boost::asio::awaitable<void> read_loop();
   boost::asio::awaitable<void> keepalive();
-  void enqueue(Queued queued);
+  void enqueue(AudioOutbox::Item item);
   void cut(std::string_view reason);
   void write_next();
   void skip_to_live();
@@ -79,11 +73,7 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
   WsClientFrameReader reader_;
   DeviceStream* stream_ = nullptr;
 
-  std::deque<Queued> queue_;
-  std::uint64_t queued_audio_us_ = 0;
-  std::size_t queued_bytes_ = 0;  // audio, text and control frames waiting
-  std::vector<Queued> in_flight_;
-  std::vector<boost::asio::const_buffer> gather_;
+  AudioOutbox outbox_;
   bool writing_ = false;
   bool closing_ = false;
   bool finished_ = false;

@@ -104,6 +104,17 @@ int main(int argc, char** argv) {
                  "A listener whose socket takes nothing for this long is disconnected")
       ->capture_default_str()
       ->check(CLI::Range(100, 600000));
+  app.add_option("--stream-queue-ms", options.stream_queue_ms,
+                 "Audio an HTTP stream's listener (/stream/<id>.wav, .opus) may have waiting before it skips to live")
+      ->capture_default_str()
+      ->check(CLI::Range(20, 10000));
+  app.add_option("--opus-bitrate", options.opus_bitrate, "The Ogg Opus stream's bitrate, bits per second")
+      ->capture_default_str()
+      ->check(CLI::Range(6000, 256000));
+  app.add_option("--mp3-bitrate", options.mp3_bitrate_kbps,
+                 "The MP3 stream's bitrate, kbit/s (the nearest one MP3 has at the device's rate)")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 320));
   app.add_option("--hello-timeout-ms", options.hello_timeout_ms, "Time a device has to send HELLO")
       ->capture_default_str()
       ->check(CLI::Range(100, 600000));

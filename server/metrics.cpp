@@ -38,13 +38,19 @@ void DurationHistogram::render(std::ostream& out, std::string_view name, std::st
       << name << "_count " << count_ << '\n';
 }
 
-std::string Metrics::render(std::size_t devices_online, std::size_t devices_known, std::size_t listeners) const {
+std::string Metrics::render(const Gauges& gauges) const {
   std::ostringstream out;
-  metric(out, "micstream_devices", "gauge", "Devices connected now.", devices_online);
-  metric(out, "micstream_devices_known", "gauge", "Devices seen since start, connected or not.", devices_known);
-  metric(out, "micstream_listeners", "gauge", "WebSocket listeners connected now.", listeners);
+  metric(out, "micstream_devices", "gauge", "Devices connected now.", gauges.devices_online);
+  metric(out, "micstream_devices_known", "gauge", "Devices seen since start, connected or not.", gauges.devices_known);
+  metric(out, "micstream_listeners", "gauge", "WebSocket listeners connected now.", gauges.listeners);
+  metric(out, "micstream_stream_listeners", "gauge", "HTTP stream (/stream/) listeners connected now.",
+         gauges.stream_listeners);
+  metric(out, "micstream_stream_encoders", "gauge",
+         "Standard-stream encoders running: one per device and format listened to, however many listen.",
+         gauges.stream_encoders);
   metric(out, "micstream_device_connections_total", "counter", "Device links accepted.", device_connections);
   metric(out, "micstream_listener_connections_total", "counter", "Listener WebSockets accepted.", listener_connections);
+  metric(out, "micstream_stream_connections_total", "counter", "HTTP streams started.", stream_connections);
   metric(out, "micstream_frames_in_total", "counter", "Audio frames received from devices.", frames_in);
   metric(out, "micstream_frames_out_total", "counter", "Audio frames queued to listeners.", frames_out);
   metric(out, "micstream_bytes_in_total", "counter", "Bytes received on device links.", bytes_in);

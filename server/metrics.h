@@ -4,6 +4,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -56,13 +57,23 @@ class DurationHistogram {
   std::uint64_t sum_ns_ = 0;
 };
 
+/// What the hub knows now, for the gauges.
+struct Gauges {
+  std::size_t devices_online = 0;
+  std::size_t devices_known = 0;
+  std::size_t listeners = 0;         ///< WebSocket
+  std::size_t stream_listeners = 0;  ///< HTTP standard streams
+  std::size_t stream_encoders = 0;   ///< one per device and format listened to
+};
+
 struct Metrics {
   std::uint64_t device_connections = 0;
   std::uint64_t listener_connections = 0;
+  std::uint64_t stream_connections = 0;  ///< HTTP standard streams started
   std::uint64_t frames_in = 0;
   std::uint64_t frames_out = 0;       ///< audio frames queued to listeners
   std::uint64_t bytes_in = 0;         ///< device link bytes
-  std::uint64_t bytes_out = 0;        ///< listener WebSocket bytes written
+  std::uint64_t bytes_out = 0;        ///< bytes written to listeners (WebSocket and HTTP streams)
   std::uint64_t parse_errors = 0;     ///< device links closed for malformed frames
   std::uint64_t auth_failures = 0;    ///< wrong proof or unknown device
   std::uint64_t dropped_listener_skip = 0;    ///< frames a slow listener skipped
@@ -75,8 +86,8 @@ struct Metrics {
   /// the device's socket to the write carrying it done (steady clock).
   DurationHistogram listener_delivery;
 
-  /// The text exposition, given the gauges the hub knows.
-  [[nodiscard]] std::string render(std::size_t devices_online, std::size_t devices_known, std::size_t listeners) const;
+  /// The text exposition, with the gauges the hub knows.
+  [[nodiscard]] std::string render(const Gauges& gauges) const;
 };
 
 }  // namespace micstream::server

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "http_stream_reader.h"
 #include "test_device.h"
 #include "ws_listener.h"
 
@@ -143,7 +144,8 @@ TEST_F(AccountsTest, EveryProtectedEndpointNeedsALogin) {
   EXPECT_EQ(request("GET", "/api/health").status, 200);
   // The rest: 401, with the Basic challenge for tools but not for the page's own fetches.
   for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
-           {"GET", "/api/devices"}, {"GET", "/metrics"}, {"GET", "/api/session"}, {"POST", "/api/devices/kitchen/config"}}) {
+           {"GET", "/api/devices"}, {"GET", "/metrics"}, {"GET", "/api/session"}, {"POST", "/api/devices/kitchen/config"},
+           {"GET", "/stream/kitchen.wav"}, {"GET", "/stream/kitchen.opus"}}) {
     const auto r = request(method, target, {}, method == "POST" ? R"({"gain_db": 40})" : "");
     EXPECT_EQ(r.status, 401) << method << " " << target << ": " << r.body;
     EXPECT_TRUE(r.headers.count("www-authenticate")) << target;
@@ -226,6 +228,14 @@ TEST_F(AccountsTest, RolesAndDeviceRightsAreEnforced) {
   const auto refused = listener.wait_text("error", 3s);
   ASSERT_TRUE(refused);
   EXPECT_TRUE(contains((*refused)["message"].get<std::string>(), "no device garage")) << refused->dump();
+  // The same for the standard streams, with a tool's Basic credentials.
+  const std::string bob_basic = basic("bob", "bob-password");
+  const auto garage_stream = request("GET", "/stream/garage.wav", {{"Authorization", bob_basic}});
+  EXPECT_EQ(garage_stream.status, 404) << garage_stream.body;
+  HttpStreamReader kitchen_stream(port(), "/stream/kitchen.opus", {{"Authorization", bob_basic}});
+  EXPECT_EQ(kitchen_stream.status(), 200);
+  EXPECT_TRUE(kitchen_stream.read_body(4, 3s));
+  EXPECT_EQ(kitchen_stream.body().substr(0, 4), "OggS");
 
   // Listening is not administering.
   EXPECT_EQ(request("GET", "/metrics", {{"Cookie", bob}}).status, 403);

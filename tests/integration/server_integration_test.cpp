@@ -166,32 +166,6 @@ class ServerTest : public ::testing::Test {
   bool server_stopped_ = false;
 };
 
-/// Streams in a thread; a failed send ends it (kept in error()).
-class BackgroundStream {
- public:
-  BackgroundStream(TestDevice& device, DeviceParams params, StreamSpec spec)
-      : thread_([this, &device, params, spec] {
-          try {
-            frames_ = stream_audio(device, params, spec);
-          } catch (const std::exception& e) {
-            error_ = e.what();
-          }
-        }) {}
-  ~BackgroundStream() {
-    if (thread_.joinable()) thread_.join();
-  }
-  const std::vector<SentFrame>& join() {
-    if (thread_.joinable()) thread_.join();
-    return frames_;
-  }
-  const std::string& error() const { return error_; }
-
- private:
-  std::vector<SentFrame> frames_;
-  std::string error_;
-  std::thread thread_;
-};
-
 struct DeliveryCheck {
   std::string problem;        ///< the first mismatch, empty when all is well
   std::size_t mapped = 0;     ///< frames whose capture time = device capture + reported offset

@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.h"
@@ -161,5 +162,31 @@ struct StreamSpec {
 /// Sends spec.frames AUDIO frames paced in real time. Capture time: the device
 /// clock one frame duration before the send (when the first sample was taken).
 std::vector<SentFrame> stream_audio(TestDevice& device, const DeviceParams& params, const StreamSpec& spec);
+
+/// Streams in a thread; a failed send ends it (kept in error()).
+class BackgroundStream {
+ public:
+  BackgroundStream(TestDevice& device, DeviceParams params, StreamSpec spec)
+      : thread_([this, &device, params, spec] {
+          try {
+            frames_ = stream_audio(device, params, spec);
+          } catch (const std::exception& e) {
+            error_ = e.what();
+          }
+        }) {}
+  ~BackgroundStream() {
+    if (thread_.joinable()) thread_.join();
+  }
+  const std::vector<SentFrame>& join() {
+    if (thread_.joinable()) thread_.join();
+    return frames_;
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::vector<SentFrame> frames_;
+  std::string error_;
+  std::thread thread_;
+};
 
 }  // namespace micstream::itest

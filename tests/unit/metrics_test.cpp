@@ -92,7 +92,7 @@ TEST(DurationHistogram, AnEmptyHistogramIsExportedWithZeros) {
 TEST(Metrics, ExportsTheListenerDeliveryHistogram) {
   Metrics m;
   m.listener_delivery.record(300us);
-  const std::string text = m.render(0, 0, 0);
+  const std::string text = m.render({});
   EXPECT_NE(text.find("# TYPE micstream_listener_delivery_seconds histogram\n"), std::string::npos) << text;
   EXPECT_NE(text.find("# HELP micstream_listener_delivery_seconds "), std::string::npos) << text;
   EXPECT_NE(text.find("micstream_listener_delivery_seconds_bucket{le=\"0.00025\"} 0\n"), std::string::npos) << text;
