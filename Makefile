@@ -10,7 +10,7 @@ JOBS ?= $(shell nproc)
 demo:
 	scripts/install-deps demo
 	cmake -S . -B build/demo -G Ninja -DCMAKE_BUILD_TYPE= -DMICSTREAM_TESTS=OFF -DMICSTREAM_BENCH=OFF >/dev/null
-	cmake --build build/demo -j $(JOBS) --target micstream-server micstream-device
+	cmake --build build/demo -j $(JOBS) --target micstream-server micstream-device micstream-rtsp
 	BUILD_DIR=build/demo scripts/demo
 
 test: deps

@@ -3,14 +3,17 @@
 # micstream-server and a virtual device sending a 440 Hz tone; ffprobe must
 # see the right codec, rate and channels in /stream/<id>.wav, .opus and .mp3,
 # ffmpeg must record 5 s of each and VLC 6 s of the .opus, and every
-# recording must be a clean 440 Hz tone (stream_tone_check).
-#   tests/streams/players-test.sh BUILD_DIR [micstream-server micstream-device stream_tone_check]
+# recording must be a clean 440 Hz tone (stream_tone_check). micstream-rtsp
+# serves the device over RTSP with credentials: refused without them (401),
+# ffprobe and ffmpeg with them, the same checks.
+#   tests/streams/players-test.sh BUILD_DIR [micstream-server micstream-device stream_tone_check micstream-rtsp]
 # Needs ffmpeg, vlc-bin and vlc-plugin-base; a missing tool fails the test.
 set -euo pipefail
 build=$(realpath "${1:?usage: players-test.sh BUILD_DIR [micstream-server micstream-device stream_tone_check]}")
 server_bin=$(realpath "${2:-$build/server/micstream-server}")
 device_bin=$(realpath "${3:-$build/device/micstream-device}")
 check_bin=$(realpath "${4:-$build/tests/streams/stream_tone_check}")
+rtsp_bin=$(realpath "${5:-$build/rtsp/micstream-rtsp}")
 rate=16000
 id=players-tone
 
@@ -57,10 +60,15 @@ need ffprobe ffmpeg
 need cvlc vlc-bin
 need timeout coreutils
 need setpriv util-linux
+# micstream-rtsp's pipeline: souphttpsrc (good), oggdemux (base), opusparse (bad), rtpopuspay (good).
+for plugin in soup ogg opusparse rtp; do
+  compgen -G "/usr/lib/*/gstreamer-1.0/libgst$plugin.so" >/dev/null ||
+    fail "GStreamer's $plugin plugin is missing (apt-get install gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)"
+done
 # Without its plugins cvlc records nothing, and exits 0.
 compgen -G "/usr/lib/*/vlc/plugins/codec/libopus_plugin.so" >/dev/null ||
   fail "VLC's plugins are not installed (apt-get install vlc-plugin-base)"
-for bin in "$server_bin" "$device_bin" "$check_bin"; do [ -x "$bin" ] || fail "$bin is not built"; done
+for bin in "$server_bin" "$device_bin" "$check_bin" "$rtsp_bin"; do [ -x "$bin" ] || fail "$bin is not built"; done
 
 echo "== server and device"
 "$server_bin" --bind 127.0.0.1 --http-port 0 --ingest-port 0 --ports-file "$work/ports.json" --allow-unknown-devices \
@@ -157,6 +165,37 @@ HOME="$work/vlc" run timeout 30 "${vlc[@]}" --verbose=1 --play-and-exit --run-ti
 [ -s "$out" ] || fail_with_log "$work/vlc.log" "VLC wrote no recording of $base.opus"
 check_tone "$out" "VLC (opus)" "$work/vlc.log"
 
+echo "== RTSP through micstream-rtsp, ffprobe and ffmpeg"
+printf 'frigate:rtsp-password\n' >"$work/rtsp-credentials"
+chmod 600 "$work/rtsp-credentials"
+LSAN_OPTIONS="suppressions=$(dirname "$0")/lsan-gstreamer.supp" "$rtsp_bin" --server "127.0.0.1:$http" --port 0 \
+  --ports-file "$work/rtsp.json" --credentials "$work/rtsp-credentials" --poll-seconds 1 >"$work/rtsp.log" 2>&1 &
+pids+=($!)
+rtsp_pid=$!
+for _ in $(seq 100); do
+  grep -q '"rtsp"' "$work/rtsp.json" 2>/dev/null && break
+  kill -0 "$rtsp_pid" 2>/dev/null || fail_with_log "$work/rtsp.log" "micstream-rtsp exited at start"
+  sleep 0.1
+done
+rtsp_port=$(grep -o '"rtsp": *[0-9]*' "$work/rtsp.json" | grep -o '[0-9]*$') || fail "no rtsp port"
+for _ in $(seq 50); do grep -q "/$id\$" "$work/rtsp.log" && break; sleep 0.1; done
+grep -q "/$id\$" "$work/rtsp.log" || fail_with_log "$work/rtsp.log" "micstream-rtsp did not mount /$id"
+status=0
+run timeout 15 ffprobe -v error "rtsp://127.0.0.1:$rtsp_port/$id" >"$work/ffprobe.log" 2>&1 || status=$?
+grep -q "401" "$work/ffprobe.log" || fail_with_log "$work/ffprobe.log" "RTSP without credentials was not refused with 401"
+rtsp_url="rtsp://frigate:rtsp-password@127.0.0.1:$rtsp_port/$id"
+run timeout 15 ffprobe -v error -show_entries stream=codec_name -of default=noprint_wrappers=1 "$rtsp_url" \
+  >"$work/ffprobe.txt" 2>"$work/ffprobe.log" || fail_with_log "$work/ffprobe.log" "ffprobe failed on RTSP"
+grep -qx "codec_name=opus" "$work/ffprobe.txt" || fail "ffprobe RTSP: want codec_name=opus, got $(cat "$work/ffprobe.txt")"
+echo "   ffprobe rtsp://127.0.0.1:$rtsp_port/$id: $(tr '\n' ' ' <"$work/ffprobe.txt")"
+out="$work/ffmpeg-rtsp.wav"
+status=0
+run timeout 30 ffmpeg -nostdin -hide_banner -loglevel warning -y -rtsp_transport tcp -t 5 -i "$rtsp_url" -f wav "$out" \
+  >"$work/ffmpeg.log" 2>&1 || status=$?
+[ "$status" -eq 0 ] || fail_with_log "$work/ffmpeg.log" "ffmpeg exit $status recording RTSP"
+check_tone "$out" "ffmpeg (rtsp)" "$work/ffmpeg.log"
+
 kill -0 "$opus_listener" 2>/dev/null || fail_with_log "$work/opus-listener.log" "the listener kept on $base.opus left"
+kill -0 "$rtsp_pid" 2>/dev/null || fail_with_log "$work/rtsp.log" "micstream-rtsp exited"
 kill -0 "${pids[0]}" 2>/dev/null || fail "the server exited"
 echo "PASSED"

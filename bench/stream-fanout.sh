@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The standard streams' fan-out cost: micstream-server (on CPU 0) with one
+# virtual device (a 440 Hz tone, 16 kHz mono, IMA ADPCM: the demo's) and N
+# curl listeners of /stream/<id>.<format> (on CPU 1), for N = 1 and N = 200 by
+# default. Prints, per format and N, the server's CPU (user + system, from
+# /proc/<pid>/stat over the measured seconds), that CPU per listener-second,
+# and the bytes per second one listener receives. One encoder runs per
+# format whatever N is, so the CPU should grow by the sends alone.
+#
+#   bench/stream-fanout.sh [--seconds 10] [--listeners "1 200"] [--formats "wav opus mp3"]
+#   MICSTREAM_BUILD=build/release (default) names the build holding the server and the device.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${MICSTREAM_BUILD:-$root/build/release}
+seconds=10
+counts="1 200"
+formats="wav opus mp3"
+while (($#)); do
+  case $1 in
+    --seconds) seconds=$2; shift 2 ;;
+    --listeners) counts=$2; shift 2 ;;
+    --formats) formats=$2; shift 2 ;;
+    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "stream-fanout.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+server_bin=$build/server/micstream-server
+device_bin=$build/device/micstream-device
+for bin in "$server_bin" "$device_bin"; do
+  [[ -x $bin ]] || { echo "stream-fanout.sh: $bin is missing; build it first (MICSTREAM_BUILD=...)" >&2; exit 2; }
+done
+command -v curl >/dev/null || { echo "stream-fanout.sh: curl is missing (apt-get install curl)" >&2; exit 2; }
+pin_server=(); pin_clients=()
+if (($(nproc) >= 2)); then pin_server=(taskset -c 0); pin_clients=(taskset -c 1); fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/micstream-fanout.XXXXXX")
+pids=()
+stop_all() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+}
+trap 'stop_all; rm -rf "$tmp"' EXIT
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+printf '%-6s %9s %12s %22s %16s\n' format listeners "server CPU" "CPU per listener-s" "bytes/s each"
+for format in $formats; do
+  for n in $counts; do
+    rm -f "$tmp/ports.json"
+    "${pin_server[@]}" "$server_bin" --bind 127.0.0.1 --http-port 0 --ingest-port 0 --ports-file "$tmp/ports.json" \
+      --allow-unknown-devices --no-mdns --log-level warn >"$tmp/server.log" 2>&1 &
+    server=$!
+    pids+=("$server")
+    for _ in $(seq 100); do [[ -s $tmp/ports.json ]] && break; sleep 0.05; done
+    http=$(grep -o '"http":[0-9]*' "$tmp/ports.json" | cut -d: -f2)
+    ingest=$(grep -o '"ingest":[0-9]*' "$tmp/ports.json" | cut -d: -f2)
+    "${pin_clients[@]}" "$device_bin" --server "127.0.0.1:$ingest" --id fanout --link plain --tone 440 >"$tmp/device.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/api/devices" | grep -q fanout && break; sleep 0.05; done
+    url="http://127.0.0.1:$http/stream/fanout.$format"
+    for i in $(seq "$n"); do
+      "${pin_clients[@]}" curl -s --max-time $((seconds + 4)) -o /dev/null -w '%{size_download}\n' "$url" >"$tmp/curl-$i" &
+      pids+=($!)
+    done
+    sleep 2  # every listener connected and its queue steady
+    before=$(cpu_ticks "$server")
+    sleep "$seconds"
+    after=$(cpu_ticks "$server")
+    for _ in $(seq 40); do [[ -s $tmp/curl-1 ]] && break; sleep 0.2; done
+    bytes=$(cat "$tmp/curl-1")
+    awk -v f="$format" -v n="$n" -v t=$((after - before)) -v hz="$ticks" -v s="$seconds" -v b="$bytes" \
+      'BEGIN { cpu = t / hz / s; printf "%-6s %9d %11.2f%% %19.1f µs %16.0f\n", f, n, 100 * cpu, 1e6 * cpu / n, b / (s + 4) }'
+    stop_all
+  done
+done
