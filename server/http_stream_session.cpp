@@ -15,6 +15,8 @@ using asio::ip::tcp;
 namespace {
 constexpr std::size_t kMaxChunksPerWrite = 64;
 constexpr auto kStallCheckTick = std::chrono::seconds(1);
+// After the last chunk, the client has this long to close its side before the server does.
+constexpr auto kEndGrace = std::chrono::seconds(5);
 // A stream's client has nothing to say after its request; what it sends is
 // read and dropped, up to this much.
 constexpr std::size_t kMaxIgnoredBytes = 64 * 1024;
@@ -88,7 +90,8 @@ void HttpStreamSession::write_next() {
   });
 }
 
-// Once a second: a client whose socket has taken nothing for the stall limit is cut.
+// Once a second: a client whose socket has taken nothing for the stall limit
+// is cut, and one that keeps the connection open after the body ended is closed.
 asio::awaitable<void> HttpStreamSession::watch_stall() {
   auto self = shared_from_this();
   const auto stall_limit = std::chrono::milliseconds(hub_.options().listener_stall_ms);
@@ -96,9 +99,12 @@ asio::awaitable<void> HttpStreamSession::watch_stall() {
     stall_timer_.expires_after(kStallCheckTick);
     co_await stall_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (closed_) break;
-    if (writing_ && std::chrono::steady_clock::now() - last_progress_at_ > stall_limit) {
+    const auto now = std::chrono::steady_clock::now();
+    if (writing_ && now - last_progress_at_ > stall_limit) {
       ++hub_.metrics().listener_disconnects_slow;
       spdlog::info("stream listener {} too slow: behind for longer than the stall limit, cut", peer_);
+      close_now();
+    } else if (ending_ && !writing_ && outbox_.empty() && now - last_progress_at_ > kEndGrace) {
       close_now();
     }
   }

@@ -351,6 +351,9 @@ TEST_F(StreamTest, AReconnectContinuesTheResponseAndANewSampleRateEndsIt) {
   ASSERT_TRUE(again.read_body(kWavHeaderBytes, 2s));
   ByteReader rate({reinterpret_cast<const std::uint8_t*>(again.body().data()) + 24, 4});
   EXPECT_EQ(rate.u32(), 48000u) << "a new request gets the new format";
+  // The ended response's connection is closed by the server too, within its
+  // grace, though this client keeps its side open: only the new one is left.
+  EXPECT_TRUE(wait_until([&] { return metric("micstream_stream_listeners") == 1; }, 8s, 100ms));
 }
 
 TEST_F(StreamTest, AStalledPlayerIsSkippedThenCutAndAnotherOfTheSameStreamIsNotDelayed) {
