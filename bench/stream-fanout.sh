@@ -3,9 +3,10 @@
 # virtual device (a 440 Hz tone, 16 kHz mono, IMA ADPCM: the demo's) and N
 # curl listeners of /stream/<id>.<format> (on CPU 1), for N = 1 and N = 200 by
 # default. Prints, per format and N, the server's CPU (user + system, from
-# /proc/<pid>/stat over the measured seconds), that CPU per listener-second,
-# and the bytes per second one listener receives. One encoder runs per
-# format whatever N is, so the CPU should grow by the sends alone.
+# /proc/<pid>/stat over the measured seconds), what each listener beyond the
+# first N adds to it (CPU seconds per listener-second, in µs), and the bytes
+# per second one listener receives. One encoder runs per format whatever N
+# is, so the CPU should grow by the sends alone.
 #
 #   bench/stream-fanout.sh [--seconds 10] [--listeners "1 200"] [--formats "wav opus mp3"]
 #   MICSTREAM_BUILD=build/release (default) names the build holding the server and the device.
@@ -44,8 +45,9 @@ trap 'stop_all; rm -rf "$tmp"' EXIT
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-printf '%-6s %9s %12s %22s %16s\n' format listeners "server CPU" "CPU per listener-s" "bytes/s each"
+printf '%-6s %9s %12s %26s %14s\n' format listeners "server CPU" "per added listener-second" "bytes/s each"
 for format in $formats; do
+  first_n=; first_cpu=
   for n in $counts; do
     rm -f "$tmp/ports.json"
     "${pin_server[@]}" "$server_bin" --bind 127.0.0.1 --http-port 0 --ingest-port 0 --ports-file "$tmp/ports.json" \
@@ -69,8 +71,11 @@ for format in $formats; do
     after=$(cpu_ticks "$server")
     for _ in $(seq 40); do [[ -s $tmp/curl-1 ]] && break; sleep 0.2; done
     bytes=$(cat "$tmp/curl-1")
-    awk -v f="$format" -v n="$n" -v t=$((after - before)) -v hz="$ticks" -v s="$seconds" -v b="$bytes" \
-      'BEGIN { cpu = t / hz / s; printf "%-6s %9d %11.2f%% %19.1f µs %16.0f\n", f, n, 100 * cpu, 1e6 * cpu / n, b / (s + 4) }'
+    cpu=$(awk -v t=$((after - before)) -v hz="$ticks" -v s="$seconds" 'BEGIN { print t / hz / s }')
+    if [[ -z $first_n ]]; then first_n=$n; first_cpu=$cpu; fi
+    awk -v f="$format" -v n="$n" -v cpu="$cpu" -v n0="$first_n" -v cpu0="$first_cpu" -v b="$bytes" -v s="$seconds" \
+      'BEGIN { added = n > n0 ? sprintf("%.0f µs", 1e6 * (cpu - cpu0) / (n - n0)) : "-";
+               printf "%-6s %9d %11.2f%% %26s %14.0f\n", f, n, 100 * cpu, added, b / (s + 4) }'
     stop_all
   done
 done
