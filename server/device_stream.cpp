@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "http_stream_session.h"
-
 #include "listener_protocol.h"
 #include "listener_session.h"
 #include "metrics.h"
