@@ -335,7 +335,8 @@ void DeviceSession::on_audio(const proto::Audio& audio, std::size_t frame_bytes,
   if (!observed_offset_us_ || observed < *observed_offset_us_) observed_offset_us_ = observed;
   const std::int64_t offset = reported_offset_us_.value_or(*observed_offset_us_);
   const Codec before = stream_->params().codec;
-  stream_->on_audio(audio, frame_bytes, capture + offset, arrival_us, arrived, hub_.metrics());
+  stream_->on_audio(audio, frame_bytes, capture + offset, arrival_us, arrived, hub_.options().opus_bitrate,
+                    hub_.metrics());
   if (stream_->params().codec != before) hub_.stream_changed(*stream_);
 }
 

@@ -2,12 +2,18 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "http_stream_session.h"
 #include "listener_protocol.h"
 #include "listener_session.h"
 #include "metrics.h"
 
 namespace micstream::server {
+
+namespace {
+constexpr std::uint32_t kOpusPacketUs = listener::kOpusPacketSamples * 1'000'000 / listener::kOpusSampleRate;
+}
 
 void DeviceStream::connected(const proto::Hello& hello, std::string address, bool tls, std::uint64_t now_us) {
   const bool continues = connections_ > 0 && params_.sample_rate == hello.sample_rate &&
@@ -23,6 +29,8 @@ void DeviceStream::connected(const proto::Hello& hello, std::string address, boo
       for (HttpStreamSession* listener : listeners) listener->end("the device's sample rate or channels changed");
     }
   }
+  opus_.reset();  // a new connection, a new Opus stream
+  opus_failed_ = false;
   params_ = {hello.codec, hello.channels, hello.sample_rate, hello.samples_per_frame,
              std::string(hello.firmware_version.view()), tls};
   address_ = std::move(address);
@@ -35,11 +43,12 @@ void DeviceStream::disconnected() { online_ = false; }
 
 void DeviceStream::on_audio(const proto::Audio& audio, std::size_t frame_bytes, std::int64_t capture_server_us,
                             std::uint64_t arrival_us, std::chrono::steady_clock::time_point arrived,
-                            Metrics& metrics) {
+                            std::uint32_t opus_bitrate, Metrics& metrics) {
   const proto::AudioHeader& h = audio.header;
+  std::uint64_t lost = 0;
   if (expected_sample_) {
     if (h.first_sample > *expected_sample_) {
-      const std::uint64_t lost = h.first_sample - *expected_sample_;
+      lost = h.first_sample - *expected_sample_;
       ++gaps_;
       lost_samples_ += lost;
       metrics.dropped_device_gap += (lost + h.sample_count - 1) / h.sample_count;
@@ -54,13 +63,58 @@ void DeviceStream::on_audio(const proto::Audio& audio, std::size_t frame_bytes, 
   ++metrics.frames_in;
   rate_.add(arrival_us, h.first_sample);
 
-  encode_standard_streams(audio, arrived);
+  // Encode once, send many: one buffer for every listener of each kind.
+  const std::size_t opus_listeners = opus_listener_count();
+  std::span<const std::int16_t> pcm;
+  if (stream_listener_count() > 0 || opus_listeners > 0) pcm = decode_pcm(audio);
+  for (auto& standard : standard_) {
+    if (standard) standard->encode(pcm, arrived);
+  }
+  if (opus_listeners == 0) opus_.reset();
+  const bool opus = opus_listeners > 0 && encode_opus(pcm, capture_server_us, lost, opus_bitrate);
   if (listeners_.empty()) return;
-  // Encode once, send many: one buffer for every listener.
-  const auto frame = build_audio_frame(h, audio.payload, capture_server_us, params_.sample_rate);
-  if (!frame) return;
+  std::shared_ptr<const std::string> frame;
+  if (listeners_.size() > (opus ? opus_listeners : 0)) {
+    frame = build_audio_frame(h, audio.payload, capture_server_us, params_.sample_rate);
+  }
   const auto duration_us = static_cast<std::uint32_t>(std::uint64_t{h.sample_count} * 1000000 / params_.sample_rate);
-  for (ListenerSession* listener : listeners_) listener->deliver_audio(frame, duration_us, arrived);
+  for (ListenerSession* listener : listeners_) {
+    if (opus && listener->wanted_codec() == WantedCodec::opus) {
+      for (const auto& packet : opus_frames_) listener->deliver_audio(packet, kOpusPacketUs, arrived);
+    } else if (frame) {
+      listener->deliver_audio(frame, duration_us, arrived);
+    }
+  }
+}
+
+std::span<const std::int16_t> DeviceStream::decode_pcm(const proto::Audio& audio) {
+  const proto::AudioHeader& h = audio.header;
+  pcm_.resize(std::size_t{h.sample_count} * params_.channels);
+  const auto decoded = decode_frame(h.codec, params_.channels, h.sample_count, audio.payload, pcm_);
+  if (!decoded) return {};  // (validated before: cannot happen)
+  return {pcm_.data(), decoded.value};
+}
+
+bool DeviceStream::encode_opus(std::span<const std::int16_t> pcm, std::int64_t capture_server_us, std::uint64_t lost,
+                               std::uint32_t bitrate) {
+  if (!opus_ && !opus_failed_) {
+    std::string error;
+    opus_ = ListenerOpusEncoder::make(params_.sample_rate, params_.channels, bitrate, error);
+    if (!opus_) {
+      opus_failed_ = true;
+      spdlog::error("device {}: {}; its Opus listeners get the device's frames", id_, error);
+    }
+  }
+  opus_frames_.clear();
+  if (!opus_) return false;
+  opus_->encode(pcm, capture_server_us, lost, opus_frames_);
+  return true;
+}
+
+std::size_t DeviceStream::opus_listener_count() const {
+  return static_cast<std::size_t>(std::count_if(listeners_.begin(), listeners_.end(), [](const ListenerSession* l) {
+    return l->wanted_codec() == WantedCodec::opus;
+  }));
 }
 
 void DeviceStream::on_stats(const proto::Stats& stats, Metrics& metrics) {
@@ -68,18 +122,6 @@ void DeviceStream::on_stats(const proto::Stats& stats, Metrics& metrics) {
   metrics.dropped_device_queue += stats.frames_dropped - last_stats_dropped_;
   last_stats_dropped_ = stats.frames_dropped;
   last_stats_ = stats;
-}
-
-void DeviceStream::encode_standard_streams(const proto::Audio& audio, std::chrono::steady_clock::time_point arrived) {
-  if (stream_listener_count() == 0) return;
-  const proto::AudioHeader& h = audio.header;
-  pcm_.resize(std::size_t{h.sample_count} * params_.channels);
-  const auto decoded = decode_frame(h.codec, params_.channels, h.sample_count, audio.payload, pcm_);
-  if (!decoded) return;  // (validated before: cannot happen)
-  const std::span<const std::int16_t> pcm(pcm_.data(), decoded.value);
-  for (auto& standard : standard_) {
-    if (standard) standard->encode(pcm, arrived);
-  }
 }
 
 StandardStream* DeviceStream::standard_stream(StreamFormat format, const StreamEncoderSettings& settings,
@@ -160,6 +202,7 @@ nlohmann::json DeviceStream::api_json() const {
           {"lost_samples", lost_samples_},
           {"restarts", restarts_},
           {"listeners", listeners_.size()},
+          {"opus_listeners", opus_listener_count()},
           {"stream_listeners", stream_listener_count()},
           {"measured_sample_rate", measured ? nlohmann::json(rate_.rate_hz()) : nlohmann::json()},
           {"drift_ppm", measured ? nlohmann::json(rate_.drift_ppm()) : nlohmann::json()},

@@ -15,6 +15,7 @@
 
 #include "micstream/protocol.h"
 #include "micstream/rate_estimator.h"
+#include "listener_opus.h"
 #include "standard_stream.h"
 
 namespace micstream::server {
@@ -47,9 +48,12 @@ class DeviceStream {
 
   /// One AUDIO frame, already validated; capture_server_us is its capture time
   /// on the server's clock, arrived when it was read off the device's socket
-  /// (steady clock). Counts gaps, measures the rate, fans out.
+  /// (steady clock). Counts gaps, measures the rate, fans out: the frame as
+  /// it came to the listeners who want the device's codec, Opus packets
+  /// (opus_bitrate) to those who asked for Opus.
   void on_audio(const proto::Audio& audio, std::size_t frame_bytes, std::int64_t capture_server_us,
-                std::uint64_t arrival_us, std::chrono::steady_clock::time_point arrived, Metrics& metrics);
+                std::uint64_t arrival_us, std::chrono::steady_clock::time_point arrived, std::uint32_t opus_bitrate,
+                Metrics& metrics);
   void on_stats(const proto::Stats& stats, Metrics& metrics);
 
   void add_listener(ListenerSession* listener);
@@ -63,6 +67,9 @@ class DeviceStream {
   void remove_stream_listener(HttpStreamSession* listener);
   [[nodiscard]] std::size_t stream_listener_count() const;
   [[nodiscard]] std::size_t standard_stream_count() const;
+  /// Whether the WebSocket listeners' Opus encoder runs (it goes with the
+  /// first frame after its last listener).
+  [[nodiscard]] bool has_opus_encoder() const { return opus_ != nullptr; }
   /// WebSocket or standard-stream listeners.
   [[nodiscard]] bool has_listeners() const { return !listeners_.empty() || stream_listener_count() > 0; }
 
@@ -71,7 +78,13 @@ class DeviceStream {
   [[nodiscard]] nlohmann::json api_json() const;
 
  private:
-  void encode_standard_streams(const proto::Audio& audio, std::chrono::steady_clock::time_point arrived);
+  /// The frame as interleaved PCM16, for the encoders (into pcm_).
+  std::span<const std::int16_t> decode_pcm(const proto::Audio& audio);
+  /// The Opus packets of this frame for the Opus listeners (into opus_frames_);
+  /// false when there is no encoder for them (they get the device's frames).
+  bool encode_opus(std::span<const std::int16_t> pcm, std::int64_t capture_server_us, std::uint64_t lost,
+                   std::uint32_t bitrate);
+  [[nodiscard]] std::size_t opus_listener_count() const;
 
   std::string id_;
   bool online_ = false;
@@ -92,7 +105,10 @@ class DeviceStream {
 
   std::vector<ListenerSession*> listeners_;
   std::array<std::unique_ptr<StandardStream>, kStreamFormats> standard_;  // by StreamFormat; only while listened to
-  std::vector<std::int16_t> pcm_;  // a frame decoded for the standard streams, reused
+  std::vector<std::int16_t> pcm_;  // a frame decoded for the encoders, reused
+  std::unique_ptr<ListenerOpusEncoder> opus_;  // only while a WebSocket listener wants Opus
+  bool opus_failed_ = false;                   // this connection's encoder could not be made
+  std::vector<std::shared_ptr<const std::string>> opus_frames_;  // this frame's packets, reused
 };
 
 }  // namespace micstream::server

@@ -130,6 +130,14 @@ asio::awaitable<void> request_loop(Stream& stream, beast::flat_buffer& buffer, C
         break;
       }
       const std::string device = query_param(req.target(), "device");
+      const std::string codec_name = query_param(req.target(), "codec");
+      const auto codec = codec_name.empty() ? std::optional(WantedCodec::device) : wanted_codec_from_name(codec_name);
+      if (!codec) {
+        auto res = error_response(req, http::status::bad_request, "codec must be device or opus");
+        res.keep_alive(false);
+        co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+        break;
+      }
       // Beast validates the upgrade and answers 101; from then on the listener
       // session frames its own messages so each audio frame is built once for all.
       tcp_layer.expires_never();
@@ -146,7 +154,7 @@ asio::awaitable<void> request_loop(Stream& stream, beast::flat_buffer& buffer, C
       std::string leftover(static_cast<const char*>(buffer.data().data()), buffer.size());
       auto session = std::make_shared<ListenerSession>(release_transport(stream), std::move(slot), hub,
                                                         std::move(caller.user), std::move(leftover));
-      session->start(device);
+      session->start(device, *codec);
       co_return;
     }
 

@@ -190,8 +190,11 @@ DeviceStream* Hub::first_online(const User& user) {
 std::size_t Hub::devices_online() const { return sessions_.size(); }
 
 Gauges Hub::gauges() const {
-  Gauges g{devices_online(), devices_known(), listener_count(), stream_listener_count(), 0};
-  for (const auto& [id, stream] : streams_) g.stream_encoders += stream->standard_stream_count();
+  Gauges g{devices_online(), devices_known(), listener_count(), stream_listener_count(), 0, 0};
+  for (const auto& [id, stream] : streams_) {
+    g.stream_encoders += stream->standard_stream_count();
+    g.opus_encoders += stream->has_opus_encoder() ? 1 : 0;
+  }
   return g;
 }
 

@@ -12,7 +12,7 @@ std::shared_ptr<const std::string> build_audio_frame(const proto::AudioHeader& h
                                                      std::span<const std::uint8_t> payload,
                                                      std::int64_t capture_server_us, std::uint32_t sample_rate) {
   listener::Audio audio;
-  audio.codec = header.codec;
+  audio.codec = listener::listener_codec(header.codec);
   audio.channels = header.channels;
   audio.sequence = header.sequence;
   audio.first_sample = header.first_sample;
@@ -20,6 +20,11 @@ std::shared_ptr<const std::string> build_audio_frame(const proto::AudioHeader& h
   audio.sample_rate = sample_rate;
   audio.sample_count = header.sample_count;
   audio.payload = payload;
+  return build_audio_frame(audio);
+}
+
+std::shared_ptr<const std::string> build_audio_frame(const listener::Audio& audio) {
+  const std::span<const std::uint8_t> payload = audio.payload;
   const std::size_t message_size = listener::kAudioHeaderSize + payload.size();
   auto frame = std::make_shared<std::string>(make_ws_header(WsOpcode::binary, message_size));
   const std::size_t offset = frame->size();
@@ -31,6 +36,12 @@ std::shared_ptr<const std::string> build_audio_frame(const proto::AudioHeader& h
   }
   std::copy(payload.begin(), payload.end(), bytes + listener::kAudioHeaderSize);
   return frame;
+}
+
+std::optional<WantedCodec> wanted_codec_from_name(std::string_view name) {
+  if (name == "device") return WantedCodec::device;
+  if (name == "opus") return WantedCodec::opus;
+  return std::nullopt;
 }
 
 std::shared_ptr<const std::string> build_text_frame(const nlohmann::json& json) {

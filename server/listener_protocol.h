@@ -7,13 +7,26 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
+#include "micstream/listener_audio.h"
 #include "micstream/protocol.h"
 
 namespace micstream::server {
+
+/// What a listener asked for (`codec` in /ws's query or in `subscribe`): the
+/// device's frames as the device sent them, or Opus made by the server.
+enum class WantedCodec : std::uint8_t { device, opus };
+/// "device" or "opus"; nullopt for anything else.
+[[nodiscard]] std::optional<WantedCodec> wanted_codec_from_name(std::string_view name);
+
+/// The whole WebSocket frame (header included) of one audio message; null
+/// when its fields break the message's limits.
+[[nodiscard]] std::shared_ptr<const std::string> build_audio_frame(const listener::Audio& audio);
 
 /// The whole WebSocket frame (header included) of one audio message (core's
 /// listener_audio.h), built once per device frame and written as is to every

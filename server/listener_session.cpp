@@ -43,10 +43,11 @@ ListenerSession::ListenerSession(Transport transport, ConnectionLimits::Slot slo
 
 ListenerSession::~ListenerSession() { finish(); }
 
-void ListenerSession::start(const std::string& device_id) {
+void ListenerSession::start(const std::string& device_id, WantedCodec codec) {
+  wanted_codec_ = codec;
   hub_.add_listener(*this);
-  spdlog::info("listener {} ({}) connected, subscribing to {}", peer_, user_.name,
-               device_id.empty() ? "the first device" : device_id);
+  spdlog::info("listener {} ({}) connected, subscribing to {}{}", peer_, user_.name,
+               device_id.empty() ? "the first device" : device_id, codec == WantedCodec::opus ? " in Opus" : "");
   send_json({{"type", "welcome"}, {"server", "micstream-server " MICSTREAM_VERSION}, {"server_time_us", now_unix_us()}});
   send_json(hub_.devices_message(user_));
   hub_.subscribe(*this, device_id);
@@ -171,6 +172,15 @@ void ListenerSession::handle_text(std::string_view text) {
   const auto message = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   const std::string type = message.is_object() ? message.value("type", std::string()) : std::string();
   if (type == "subscribe") {
+    const auto codec = message.find("codec");
+    if (codec != message.end()) {  // absent: as before
+      const auto wanted = codec->is_string() ? wanted_codec_from_name(codec->get_ref<const std::string&>()) : std::nullopt;
+      if (!wanted) {
+        send_json({{"type", "error"}, {"message", "subscribe: codec must be \"device\" or \"opus\""}});
+        return;
+      }
+      wanted_codec_ = *wanted;
+    }
     const auto device = message.find("device");
     if (device == message.end() || device->is_null()) {
       hub_.subscribe(*this, {});

@@ -17,6 +17,7 @@
 #include "accounts.h"
 #include "admission.h"
 #include "audio_outbox.h"
+#include "listener_protocol.h"
 #include "transport.h"
 #include "websocket_frame.h"
 
@@ -32,8 +33,9 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
   ListenerSession(Transport transport, ConnectionLimits::Slot slot, Hub& hub, User user, std::string leftover);
   ~ListenerSession();
 
-  /// Registers with the hub, subscribes (empty id: the first device), starts reading and writing.
-  void start(const std::string& device_id);
+  /// Registers with the hub, subscribes (empty id: the first device) for
+  /// audio in codec, starts reading and writing.
+  void start(const std::string& device_id, WantedCodec codec);
 
   /// Queues one audio frame shared with the device's other listeners;
   /// arrived: when the server read it off the device's socket.
@@ -53,6 +55,7 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
   void set_stream(DeviceStream* stream) { stream_ = stream; }
   [[nodiscard]] const std::string& peer() const { return peer_; }
   [[nodiscard]] const User& user() const { return user_; }
+  [[nodiscard]] WantedCodec wanted_codec() const { return wanted_codec_; }
 
  private:
   boost::asio::awaitable<void> read_loop();
@@ -72,6 +75,7 @@ class ListenerSession : public std::enable_shared_from_this<ListenerSession> {
   std::string leftover_;
   WsClientFrameReader reader_;
   DeviceStream* stream_ = nullptr;
+  WantedCodec wanted_codec_ = WantedCodec::device;
 
   AudioOutbox outbox_;
   bool writing_ = false;

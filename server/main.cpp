@@ -108,7 +108,8 @@ int main(int argc, char** argv) {
                  "Audio an HTTP stream's listener (/stream/<id>.wav, .opus) may have waiting before it skips to live")
       ->capture_default_str()
       ->check(CLI::Range(20, 10000));
-  app.add_option("--opus-bitrate", options.opus_bitrate, "The Ogg Opus stream's bitrate, bits per second")
+  app.add_option("--opus-bitrate", options.opus_bitrate,
+                 "Opus bitrate, bits per second: of /stream/<id>.opus and of the WebSocket listeners who ask for Opus")
       ->capture_default_str()
       ->check(CLI::Range(6000, 256000));
   app.add_option("--mp3-bitrate", options.mp3_bitrate_kbps,

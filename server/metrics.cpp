@@ -48,6 +48,9 @@ std::string Metrics::render(const Gauges& gauges) const {
   metric(out, "micstream_stream_encoders", "gauge",
          "Standard-stream encoders running: one per device and format listened to, however many listen.",
          gauges.stream_encoders);
+  metric(out, "micstream_listener_opus_encoders", "gauge",
+         "Opus encoders for WebSocket listeners: one per device some listener hears in Opus, however many do.",
+         gauges.opus_encoders);
   metric(out, "micstream_device_connections_total", "counter", "Device links accepted.", device_connections);
   metric(out, "micstream_listener_connections_total", "counter", "Listener WebSockets accepted.", listener_connections);
   metric(out, "micstream_stream_connections_total", "counter", "HTTP streams started.", stream_connections);

@@ -64,6 +64,7 @@ struct Gauges {
   std::size_t listeners = 0;         ///< WebSocket
   std::size_t stream_listeners = 0;  ///< HTTP standard streams
   std::size_t stream_encoders = 0;   ///< one per device and format listened to
+  std::size_t opus_encoders = 0;     ///< WebSocket Opus: one per device with Opus listeners
 };
 
 struct Metrics {

@@ -24,7 +24,7 @@ struct Options {
   std::uint32_t listener_queue_ms = 200;
   std::uint32_t listener_stall_ms = 5000;
   std::uint32_t stream_queue_ms = 1000;   ///< an HTTP stream's listener: players buffer, so more than the page
-  std::uint32_t opus_bitrate = 32000;     ///< the Ogg Opus stream's, bits per second
+  std::uint32_t opus_bitrate = 32000;     ///< the Ogg Opus stream's and the WebSocket Opus listeners', bits per second
   std::uint32_t mp3_bitrate_kbps = 64;    ///< the MP3 stream's
   std::uint32_t hello_timeout_ms = 5000;
   std::uint32_t device_idle_timeout_ms = 10000;

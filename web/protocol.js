@@ -1,5 +1,5 @@
 // The bytes of docs/protocol.md that the page reads: the listener WebSocket's
-// binary audio message ("The listener WebSocket"), and, for the tests, the
+// binary audio message ("The listener WebSocket", its Opus kind too), and, for the tests, the
 // device link's AUDIO frame (whose test vector the document gives).
 
 import { encodedSize } from './codecs.js';
@@ -11,6 +11,20 @@ export const kAudioMessageKind = 1;
 export const kMinSampleRate = 8000;
 export const kMaxSampleRate = 48000;
 export const kMaxSamplesPerFrame = 8180; // samples a channel × channels
+// Opus messages (docs/protocol.md, "Opus for listeners"): one 20 ms packet at
+// 48 kHz; RFC 6716 bounds a packet of one frame at 1,276 bytes.
+export const kOpusCodec = 4;
+export const kOpusSampleRate = 48000;
+export const kOpusPacketSamples = 960;
+export const kMaxOpusPacketBytes = 1276;
+
+function opusLimits(channels, sampleRate, sampleCount, payloadSize) {
+  if (!(channels >= 1 && channels <= 2) || sampleRate !== kOpusSampleRate || sampleCount !== kOpusPacketSamples) {
+    return `bad Opus header: ${channels} channels, ${sampleRate} Hz, ${sampleCount} samples`;
+  }
+  if (payloadSize < 1 || payloadSize > kMaxOpusPacketBytes) return `Opus packet of ${payloadSize} bytes`;
+  return '';
+}
 
 /**
  * Parses one binary WebSocket message (an ArrayBuffer, or a view of one).
@@ -29,12 +43,17 @@ export function parseAudioMessage(data) {
   const sampleCount = v.getUint16(28, true);
   if (v.getUint8(3) !== 0 || v.getUint16(30, true) !== 0) return 'reserved bytes of an audio message are not 0';
   const payload = bytes.subarray(kAudioMessageHeaderSize);
-  const size = encodedSize(codec, channels, sampleCount);
-  if (size === 0 || sampleCount * channels > kMaxSamplesPerFrame) {
-    return `bad audio header: codec ${codec}, ${channels} channels, ${sampleCount} samples`;
+  if (codec === kOpusCodec) {
+    const wrong = opusLimits(channels, sampleRate, sampleCount, payload.length);
+    if (wrong) return wrong;
+  } else {
+    const size = encodedSize(codec, channels, sampleCount);
+    if (size === 0 || sampleCount * channels > kMaxSamplesPerFrame) {
+      return `bad audio header: codec ${codec}, ${channels} channels, ${sampleCount} samples`;
+    }
+    if (payload.length !== size) return `audio payload of ${payload.length} bytes, expected ${size}`;
+    if (sampleRate < kMinSampleRate || sampleRate > kMaxSampleRate) return `bad sample rate ${sampleRate}`;
   }
-  if (payload.length !== size) return `audio payload of ${payload.length} bytes, expected ${size}`;
-  if (sampleRate < kMinSampleRate || sampleRate > kMaxSampleRate) return `bad sample rate ${sampleRate}`;
   return {
     codec,
     channels,

@@ -7,7 +7,7 @@
 // nothing here or in its imports is page-side code); the page's is
 // RemoteReceiver (remote-receiver.js).
 //
-// Page → worker: {type: 'start', url, device}
+// Page → worker: {type: 'start', url, device, codec}
 //                {type: 'sink', epoch, ready, tapSamples}  a player is (or is no longer) waiting for audio
 //                {type: 'stop'}
 // Worker → page: {type: 'event', name, data}   StreamClient's events but audio
@@ -42,14 +42,14 @@ export function idleStatus() {
 
 /** The worker's side: one StreamClient, writing decoded audio straight into the ring the page's player reads. */
 export class Receiver {
-  constructor(post, { url, device }) {
+  constructor(post, { url, device, codec }) {
     this.post = post;
     this.device = device;
     this.sink = { epoch: 0, ready: false, tapSamples: 0 };
     this.fresh = true; // the next frame starts a new playback
     this.online = false;
     this.writer = null;
-    this.client = new StreamClient({ url, device, onEvent: (type, data) => this.onEvent(type, data) });
+    this.client = new StreamClient({ url, device, codec, onEvent: (type, data) => this.onEvent(type, data) });
     this.timer = setInterval(() => this.postStatus(), STATUS_INTERVAL_MS);
   }
 

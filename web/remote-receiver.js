@@ -10,9 +10,10 @@ import { idleStatus } from './receiver.js';
  * worker; `onPlayback` gets the buffers to attach to the device's player.
  */
 export class RemoteReceiver {
-  constructor({ url, device, onEvent, onPlayback }) {
+  constructor({ url, device, codec = 'device', onEvent, onPlayback }) {
     this.url = url;
     this.device = device;
+    this.codec = codec;
     this.onEvent = onEvent;
     this.onPlayback = onPlayback;
     this.worker = null;
@@ -26,7 +27,7 @@ export class RemoteReceiver {
     this.worker = new Worker(new URL('receiver-worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = (e) => this.onMessage(e.data);
     this.worker.onerror = (e) => this.onEvent('error', { message: `the receiver worker failed: ${e.message}` });
-    this.worker.postMessage({ type: 'start', url: this.url, device: this.device });
+    this.worker.postMessage({ type: 'start', url: this.url, device: this.device, codec: this.codec });
   }
 
   /** Closes the connection cleanly; the worker then ends itself. */

@@ -1,13 +1,15 @@
 // One listener WebSocket (docs/protocol.md, "The listener WebSocket"):
-// connects to /ws?device=<id>, keeps the page ↔ server clock offset with
-// ping/pong, parses and decodes the audio messages, and reconnects with the
-// shared backoff policy (backoff.js) whenever the server goes away, until
-// stop(). No DOM and no Web Audio: the page and the Node tests use it alike.
+// connects to /ws?device=<id> (and &codec=opus when asked and this engine can
+// decode Opus), keeps the page ↔ server clock offset with ping/pong, parses
+// and decodes the audio messages, and reconnects with the shared backoff
+// policy (backoff.js) whenever the server goes away, until stop(). No DOM and
+// no Web Audio: the page and the Node tests use it alike.
 
 import { Backoff, random32 } from './backoff.js';
 import { ClockSync } from './clock-sync.js';
 import { decodeFrame, codecName } from './codecs.js';
-import { kMaxSamplesPerFrame, parseAudioMessage } from './protocol.js';
+import { canDecodeOpus, OpusFrameDecoder, webCodecs } from './opus-decoder.js';
+import { kMaxSamplesPerFrame, kOpusCodec, parseAudioMessage } from './protocol.js';
 
 /** The page's clock, Unix epoch microseconds (monotonic: performance.now() from timeOrigin). */
 export function pageClockUs() {
@@ -22,6 +24,9 @@ export class StreamClient {
    * @param {string|null} o.device the device to listen to; null: the server's first device
    * @param {(type: string, data?: any) => void} o.onEvent state | welcome | devices | stream | skipped | audio | error
    * @param {boolean} [o.decode=true] false: ignore audio (a connection kept for the device list)
+   * @param {'device'|'opus'} [o.codec='device'] what to ask the server for; Opus only where WebCodecs decodes it
+   *        (otherwise, or once the engine says it cannot, the device's codec)
+   * @param {object|null} [o.codecs=webCodecs()] WebCodecs' AudioDecoder and EncodedAudioChunk
    * @param {Function} [o.WebSocket=globalThis.WebSocket]
    * @param {() => number} [o.now=pageClockUs]
    * @param {number} [o.pingIntervalMs=2000]
@@ -29,13 +34,24 @@ export class StreamClient {
    * @param {number} [o.connectTimeoutMs=10000] a connection not open after this long is given up
    * @param {object} [o.backoff] BackoffPolicy overrides
    */
-  constructor({ url, device = null, onEvent, decode = true, WebSocket = globalThis.WebSocket, now = pageClockUs,
+  constructor({ url, device = null, onEvent, decode = true, codec = 'device', codecs = webCodecs(),
+    WebSocket = globalThis.WebSocket, now = pageClockUs,
     pingIntervalMs = 2000, silenceTimeoutMs = 6000, connectTimeoutMs = 10000, backoff = {} }) {
     this.connectTimeoutMs = connectTimeoutMs;
     this.url = url;
     this.device = device;
     this.onEvent = onEvent || (() => {});
     this.decode = decode;
+    this.codecs = codecs;
+    this.codec = codec === 'opus' && codecs ? 'opus' : 'device';
+    this.opus = new OpusFrameDecoder({
+      codecs,
+      onDecoded: (frame, samples, arrivalUs) => this.onEvent('audio', { frame, samples, arrivalUs }),
+      onError: (message) => {
+        this.stats.badFrames++;
+        this.onEvent('error', { message });
+      },
+    });
     this.WebSocket = WebSocket;
     this.now = now;
     this.pingIntervalMs = pingIntervalMs;
@@ -66,18 +82,34 @@ export class StreamClient {
   }
 
   get wsUrl() {
-    return this.device ? `${this.url}?device=${encodeURIComponent(this.device)}` : this.url;
+    const query = new URLSearchParams();
+    if (this.device) query.set('device', this.device);
+    if (this.codec === 'opus') query.set('codec', 'opus');
+    const q = query.toString();
+    return q ? `${this.url}?${q}` : this.url;
   }
 
   start() {
     if (this.state !== 'idle' && this.state !== 'stopped') return;
     this.state = 'idle';
     this.backoff.reset();
+    if (this.codec === 'opus') this.checkOpus();
     this.connect();
+  }
+
+  // The engine has WebCodecs, but may not decode Opus with it: then ask for
+  // what it can decode, the device's codec, on this connection and the next.
+  async checkOpus() {
+    if (await canDecodeOpus(this.codecs)) return;
+    if (this.codec !== 'opus' || this.state === 'stopped') return;
+    this.codec = 'device';
+    this.onEvent('error', { message: 'this browser cannot decode Opus: hearing the device\'s codec' });
+    this.send({ type: 'subscribe', device: this.device, codec: 'device' });
   }
 
   stop() {
     this.setState('stopped');
+    this.opus.reset();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.dropSocket();
@@ -127,6 +159,7 @@ export class StreamClient {
     this.stats.connects++;
     this.lastMessageAt = this.now();
     this.prevArrivalUs = NaN;
+    this.opus.reset();
     this.setState('open');
     // A quick burst of pings for a first clock estimate, then a steady pace.
     this.ping();
@@ -164,6 +197,7 @@ export class StreamClient {
   /** Listens to another device on the same connection. */
   subscribe(device) {
     this.device = device;
+    this.opus.reset();
     this.send({ type: 'subscribe', device });
   }
 
@@ -183,12 +217,26 @@ export class StreamClient {
       this.onEvent('error', { message: frame });
       return;
     }
+    if (frame.codec === kOpusCodec) {
+      this.countFrame(frame, arrivalUs);
+      this.opus.decode(frame, arrivalUs); // 'audio' follows when the decoder hands it back
+      return;
+    }
     const n = decodeFrame(frame.codec, frame.channels, frame.sampleCount, frame.payload, this.int16);
     if (n < 0) {
       this.stats.badFrames++;
       this.onEvent('error', { message: `undecodable ${codecName(frame.codec)} frame (error ${n})` });
       return;
     }
+    this.countFrame(frame, arrivalUs);
+    const f = this.float;
+    const i16 = this.int16;
+    for (let i = 0; i < n; i++) f[i] = i16[i] / 32768;
+    // `samples` is reused for the next frame: consume it before returning.
+    this.onEvent('audio', { frame, samples: f, arrivalUs });
+  }
+
+  countFrame(frame, arrivalUs) {
     this.stats.frames++;
     // RFC 3550 interarrival jitter, from capture times (server clock) and arrivals (page clock).
     if (Number.isFinite(this.prevArrivalUs)) {
@@ -197,11 +245,6 @@ export class StreamClient {
     }
     this.prevArrivalUs = arrivalUs;
     this.prevCaptureUs = frame.captureUs;
-    const f = this.float;
-    const i16 = this.int16;
-    for (let i = 0; i < n; i++) f[i] = i16[i] / 32768;
-    // `samples` is reused for the next frame: consume it before returning.
-    this.onEvent('audio', { frame, samples: f, arrivalUs });
   }
 
   onText(text, arrivalUs) {
@@ -220,6 +263,7 @@ export class StreamClient {
         break;
       }
       case 'stream':
+        if (m.online && !(this.stream && this.stream.online)) this.opus.reset(); // a new device connection, a new Opus stream
         this.stream = m;
         this.onEvent('stream', m);
         break;

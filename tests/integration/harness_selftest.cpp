@@ -270,7 +270,7 @@ std::vector<std::uint8_t> audio_message(std::uint32_t seq, std::size_t payload) 
   std::vector<std::uint8_t> p(payload);
   for (std::size_t i = 0; i < payload; ++i) p[i] = static_cast<std::uint8_t>(seq + i);
   listener::Audio a;
-  a.codec = Codec::pcm16;
+  a.codec = listener::ListenerCodec::pcm16;
   a.channels = 1;
   a.sequence = seq;
   a.first_sample = seq * 320ull;

@@ -379,6 +379,21 @@ std::vector<std::uint8_t> make_payload(Codec codec, unsigned channels, unsigned 
   return out;
 }
 
+namespace {
+std::vector<std::uint8_t> tone_payload(const DeviceParams& params, double hz, std::uint64_t first_sample) {
+  std::vector<std::int16_t> pcm(std::size_t{params.samples_per_frame} * params.channels);
+  for (std::size_t i = 0; i < pcm.size(); ++i) {
+    const double t = static_cast<double>(first_sample + i / params.channels) / params.sample_rate;
+    pcm[i] = static_cast<std::int16_t>(16384.0 * std::sin(2.0 * 3.14159265358979 * hz * t));
+  }
+  std::vector<std::uint8_t> out(encoded_size(params.codec, params.channels, params.samples_per_frame));
+  FrameEncoder enc(params.codec, params.channels);
+  const auto r = enc.encode(pcm, out);
+  if (!r || r.value != out.size()) throw std::runtime_error("tone_payload: encode failed");
+  return out;
+}
+}  // namespace
+
 std::vector<SentFrame> stream_audio(TestDevice& device, const DeviceParams& params, const StreamSpec& spec) {
   std::vector<SentFrame> sent;
   sent.reserve(static_cast<std::size_t>(spec.frames));
@@ -394,7 +409,9 @@ std::vector<SentFrame> stream_audio(TestDevice& device, const DeviceParams& para
     f.header.codec = params.codec;
     f.header.channels = params.channels;
     f.header.sample_count = params.samples_per_frame;
-    f.payload = make_payload(params.codec, params.channels, params.samples_per_frame, spec.seed, f.header.sequence);
+    f.payload = spec.tone_hz > 0
+                    ? tone_payload(params, spec.tone_hz, f.header.first_sample)
+                    : make_payload(params.codec, params.channels, params.samples_per_frame, spec.seed, f.header.sequence);
     f.send_steady_us = steady_us();
     f.send_system_us = system_us();
     f.header.capture_time_us = static_cast<std::uint64_t>(f.send_steady_us - params.frame_duration_us());

@@ -157,6 +157,9 @@ struct StreamSpec {
   /// Pause between frames; 0 = the frame's audio duration (real time).
   std::chrono::microseconds interval{0};
   std::uint32_t seed = 1;
+  /// > 0: the frames carry a sine of this frequency (half scale, every
+  /// channel, continuous from first_sample) instead of make_payload's bytes.
+  double tone_hz = 0;
 };
 
 /// Sends spec.frames AUDIO frames paced in real time. Capture time: the device

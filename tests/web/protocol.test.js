@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Codec, decodeFrame } from '../../web/codecs.js';
-import { buildAudioMessage, kAudioMessageHeaderSize, parseAudioMessage, parseLinkAudioFrame } from '../../web/protocol.js';
+import {
+  buildAudioMessage, kAudioMessageHeaderSize, kMaxOpusPacketBytes, kOpusCodec, kOpusPacketSamples, kOpusSampleRate,
+  parseAudioMessage, parseLinkAudioFrame,
+} from '../../web/protocol.js';
 import { docVector } from './helpers/doc-vectors.js';
 
 test('the AUDIO vector: sequence 7, first sample 2240, captured at 140 000 µs, PCM16 0, 1000, −1000, 32767', () => {
@@ -84,6 +87,35 @@ test('the limits are the device link\'s: 8,000 to 48,000 Hz, 8,180 samples, rese
     payload: new Uint8Array(8182),
   });
   assert.match(parseAudioMessage(big), /bad audio header/, '2 × 4,091 samples is more than a frame holds');
+});
+
+test('vector:listener-opus: one 20 ms Opus packet, built and read byte for byte', () => {
+  const documented = docVector('listener-opus');
+  const fields = {
+    codec: kOpusCodec, channels: 1, sequence: 12, firstSample: 11520, captureUs: 1_763_999_995_141_010,
+    sampleRate: kOpusSampleRate, sampleCount: kOpusPacketSamples,
+  };
+  assert.deepEqual(buildAudioMessage({ ...fields, payload: Uint8Array.from([0xf8, 0xff, 0xfe]) }), documented);
+  const m = parseAudioMessage(documented);
+  assert.equal(typeof m, 'object', m);
+  assert.deepEqual({ ...m, payload: Array.from(m.payload) }, { ...fields, payload: [0xf8, 0xff, 0xfe] });
+});
+
+test('Opus messages keep to their limits: 48 kHz, 960 samples, 1 to 1,276 bytes, 1 or 2 channels', () => {
+  const opus = (changes) => {
+    const fields = {
+      codec: kOpusCodec, channels: 1, sequence: 0, firstSample: 0, captureUs: 0, sampleRate: 48000, sampleCount: 960,
+      payload: new Uint8Array(3), ...changes,
+    };
+    return parseAudioMessage(buildAudioMessage(fields));
+  };
+  assert.equal(typeof opus({}), 'object');
+  assert.equal(typeof opus({ channels: 2, payload: new Uint8Array(kMaxOpusPacketBytes) }), 'object');
+  assert.match(opus({ sampleRate: 16000 }), /bad Opus header/);
+  assert.match(opus({ sampleCount: 320 }), /bad Opus header/);
+  assert.match(opus({ channels: 3 }), /bad Opus header/);
+  assert.match(opus({ payload: new Uint8Array(0) }), /Opus packet of 0 bytes/);
+  assert.match(opus({ payload: new Uint8Array(kMaxOpusPacketBytes + 1) }), /Opus packet of 1277 bytes/);
 });
 
 test('malformed audio messages are refused with a reason', () => {

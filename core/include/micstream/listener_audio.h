@@ -5,7 +5,7 @@
 // vector:listener-audio.
 //
 //   offset  0  u8   kind, 1 = audio
-//   offset  1  u8   codec
+//   offset  1  u8   codec: the device's (codec.h), or 4 = Opus
 //   offset  2  u8   channels
 //   offset  3  u8   0
 //   offset  4  u32  sequence, the device's
@@ -14,8 +14,10 @@
 //   offset 24  u32  sample rate, Hz
 //   offset 28  u16  sample count, a channel
 //   offset 30  u16  0
-//   offset 32  the codec payload, as the device sent it
-// Little-endian. The same limits as the device link's (protocol.h).
+//   offset 32  the codec payload: as the device sent it, or one Opus packet
+// Little-endian. The same limits as the device link's (protocol.h); an Opus
+// message is one 20 ms packet at 48 kHz, which the server encodes once per
+// device for the listeners who ask for Opus.
 #pragma once
 
 #include <cstddef>
@@ -30,15 +32,30 @@ namespace micstream::listener {
 inline constexpr std::size_t kAudioHeaderSize = 32;
 inline constexpr std::uint8_t kAudioKind = 1;
 
+/// The codec byte: the device link's codecs (same values), or Opus.
+enum class ListenerCodec : std::uint8_t { pcm16 = 1, mulaw = 2, ima_adpcm = 3, opus = 4 };
+[[nodiscard]] constexpr ListenerCodec listener_codec(Codec codec) { return static_cast<ListenerCodec>(codec); }
+/// The device codec a message carries; false for Opus (or a byte that names none).
+[[nodiscard]] bool device_codec(ListenerCodec codec, Codec& out);
+/// "pcm16", "mulaw", "ima-adpcm" or "opus".
+[[nodiscard]] const char* listener_codec_name(ListenerCodec codec);
+
+// Opus messages: what the decoder makes of one packet, and the packet's bound
+// (RFC 6716: a 20 ms packet is a TOC byte and one frame of at most 1,275 bytes).
+inline constexpr std::uint32_t kOpusSampleRate = 48000;
+inline constexpr std::uint16_t kOpusPacketSamples = 960;  // a channel
+inline constexpr std::size_t kMaxOpusPacketBytes = 1276;
+
 struct Audio {
-  Codec codec = Codec::pcm16;
+  ListenerCodec codec = ListenerCodec::pcm16;
   std::uint8_t channels = 1;
   std::uint32_t sequence = 0;
   std::uint64_t first_sample = 0;
   std::int64_t capture_server_us = 0;
   std::uint32_t sample_rate = 0;
   std::uint16_t sample_count = 0;         ///< a channel
-  std::span<const std::uint8_t> payload;  ///< encoded_size(codec, channels, sample_count) bytes
+  /// encoded_size(codec, channels, sample_count) bytes; for Opus 1 to kMaxOpusPacketBytes
+  std::span<const std::uint8_t> payload;
 };
 
 /// Writes the header for `a` (its payload follows it in the message).
