@@ -83,10 +83,14 @@ export class OpusFrameDecoder {
     // The message this came from: outputs keep the decode order.
     let entry = this.pending.shift();
     while (entry && entry.timestamp !== data.timestamp && this.pending.length > 0) entry = this.pending.shift();
-    const frames = Math.min(data.numberOfFrames, kOpusPacketSamples);
-    const channels = Math.min(data.numberOfChannels, this.planes.length);
-    for (let c = 0; c < channels; c++) data.copyTo(this.planes[c].subarray(0, frames), { planeIndex: c, format: 'f32-planar', frameCount: frames });
+    // The configured channels: WebKit hands a mono stream back as two equal ones.
+    const channels = Math.min(data.numberOfChannels, this.channels);
+    const frames = data.numberOfFrames;
+    if (this.planes[0].length < frames) this.planes = this.planes.map(() => new Float32Array(frames));
+    // Planar floats: the one conversion every engine must give (and the one WebKit's copyTo survives).
+    for (let c = 0; c < channels; c++) data.copyTo(this.planes[c], { planeIndex: c, format: 'f32-planar' });
     data.close();
+    if (frames * channels > this.samples.length) return;
     if (!entry) return;
     const out = this.samples;
     for (let i = 0; i < frames; i++) for (let c = 0; c < channels; c++) out[i * channels + c] = this.planes[c][i];

@@ -78,6 +78,17 @@ test('packets come back in order with their own fields, stereo interleaved from 
   assert.deepEqual(codecs.made[0].config, { codec: 'opus', sampleRate: 48000, numberOfChannels: 2 });
 });
 
+test('a mono stream handed back as two channels (WebKit) is heard as mono', async () => {
+  const codecs = fakeWebCodecs();
+  const got = [];
+  const d = new OpusFrameDecoder({ codecs, onDecoded: (f, s) => got.push({ channels: f.channels, s: Array.from(s.subarray(0, 2)) }), onError: assert.fail });
+  d.decode(packet(0, { byte: 64 }));
+  codecs.made[0].config = { ...codecs.made[0].config, numberOfChannels: 2 }; // what WebKit's output says
+  d.decode(packet(1, { byte: 128 }));
+  await tick();
+  assert.deepEqual(got, [{ channels: 1, s: [0.25, 0.25] }, { channels: 1, s: [0.5, 0.5] }]);
+});
+
 test('a decoder error is reported and the next packet opens a new decoder; reset forgets the stream', async () => {
   const codecs = fakeWebCodecs();
   const errors = [];
