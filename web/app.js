@@ -7,13 +7,15 @@
 // session.js (who listens), prefs.js (what is remembered). See web/README.md.
 
 import { AudioOutput } from './audio-output.js';
+import { BackgroundPlayer, BackgroundSession } from './background-player.js';
 import { DeviceCard } from './device-card.js';
 import { audioStats, createPageStats, installTestHooks, latencyWindow, sampleDevice, STATS_INTERVAL_MS } from './page-stats.js';
 import { Player, canShareMemory } from './player.js';
-import { loadPrefs, savePrefs } from './prefs.js';
+import { backgroundMode, loadPrefs, savePrefs } from './prefs.js';
 import { RemoteReceiver } from './remote-receiver.js';
 import { Session } from './session.js';
 import { StreamClient } from './stream-client.js';
+import { webCodecs } from './opus-decoder.js';
 
 const params = new URLSearchParams(location.search);
 const TAP = params.get('tap') === '1';
@@ -31,6 +33,8 @@ const serverStatus = $('#server-status');
 const list = $('#devices');
 const empty = $('#empty');
 const template = $('#device-template');
+const backgroundToggle = $('#background');
+const opusToggle = $('#opus');
 
 const prefs = loadPrefs(params);
 
@@ -40,10 +44,17 @@ const app = {
   started: false,
   autoSelect: false, // started with nothing selected: take the first device that comes online
   lobby: null, // a connection for the device list while nothing is listened to
+  poll: null, // background mode: the device list from /api/devices instead (setDevicePoll)
   serverName: '',
   devices: new Map(), // id → Device
+  background: backgroundMode(params, prefs, navigator), // play through <audio> elements (background-player.js)
+  // Ask for Opus (a far or slow link), where this page can decode it (WebCodecs: a secure context);
+  // ?codec=opus or ?codec=device decides for this visit (tests, links), without being remembered.
+  opus: (params.has('codec') ? params.get('codec') === 'opus' : prefs.opus) && webCodecs() !== null,
 };
 const output = new AudioOutput(params.get('latency'), updateAudioStatus);
+// The lock screen's view of the background players (Media Session).
+const nowPlaying = new BackgroundSession({ serverName: () => app.serverName });
 const session = new Session({
   form: $('#login'),
   who: $('#who'),
@@ -67,6 +78,7 @@ class Device {
     this.muted = prefs.muted[id] ?? false;
     this.client = null;
     this.player = null;
+    this.bg = null; // background mode: its <audio> player instead of client and player
     this.fresh = true; // the next frame starts a new playback (first, or after a reconnect)
     this.latency = latencyWindow();
     this.error = '';
@@ -89,6 +101,7 @@ class Device {
   }
 
   setOnline(online) {
+    if (online && !this.online && this.bg) this.bg.retryNow(); // back: its stream need not wait for the backoff
     this.online = Boolean(online);
     this.card.showOnline(this.online);
   }
@@ -111,6 +124,7 @@ class Device {
     prefs.volume[this.id] = volume;
     savePrefs(prefs);
     if (this.player) this.player.setVolume(volume);
+    if (this.bg) this.bg.setVolume(volume);
   }
 
   setMuted(muted) {
@@ -119,6 +133,7 @@ class Device {
     savePrefs(prefs);
     this.card.showMuted(muted);
     if (this.player) this.player.setMuted(muted);
+    if (this.bg) this.bg.setMuted(muted);
   }
 
   setView(mode) {
@@ -127,15 +142,29 @@ class Device {
   }
 
   listen() {
-    if (this.client) return;
+    if (this.client || this.bg) return;
     this.card.showListening(true);
+    if (app.background) {
+      this.listenInBackground();
+      return;
+    }
     this.fresh = true;
     const onEvent = (type, data) => this.onEvent(type, data);
     this.client = RECEIVE_IN_WORKER
-      ? new RemoteReceiver({ url: WS_URL, device: this.id, onEvent, onPlayback: (playback) => this.onPlayback(playback) })
-      : new StreamClient({ url: WS_URL, device: this.id, onEvent });
+      ? new RemoteReceiver({ url: WS_URL, device: this.id, codec: app.opus ? 'opus' : 'device', onEvent, onPlayback: (playback) => this.onPlayback(playback) })
+      : new StreamClient({ url: WS_URL, device: this.id, codec: app.opus ? 'opus' : 'device', onEvent });
     this.client.start();
     this.syncReceiver();
+  }
+
+  /** Background mode: the server's HTTP stream in an <audio> element; no WebSocket, no Web Audio. */
+  listenInBackground() {
+    this.bg = new BackgroundPlayer(this.id, { onChange: backgroundChanged });
+    this.bg.setVolume(this.volume);
+    this.bg.setMuted(this.muted);
+    this.card.el.append(this.bg.el); // in its card (no controls: not shown), where tests find it
+    nowPlaying.add(this.bg);
+    this.bg.start();
   }
 
   /** Receiving in the worker: a player exists while audio can play, and the worker knows whether one waits. */
@@ -173,6 +202,11 @@ class Device {
     this.client = null;
     if (this.player) this.player.destroy();
     this.player = null;
+    if (this.bg) {
+      this.bg.destroy();
+      nowPlaying.remove(this.bg);
+    }
+    this.bg = null;
     this.latency.clear();
   }
 
@@ -258,7 +292,7 @@ function updateDevices(devices) {
 // device is listened to (each listening connection brings the list too).
 function updateLobby() {
   if (session.info === null) return; // not allowed in (yet): session.check() decides
-  const listening = [...app.devices.values()].some((d) => d.client);
+  const listening = [...app.devices.values()].some((d) => d.client || d.bg);
   if (!listening && !app.lobby) {
     app.lobby = new StreamClient({
       url: WS_URL,
@@ -275,6 +309,38 @@ function updateLobby() {
     app.lobby.stop();
     app.lobby = null;
   }
+  // Background mode holds no WebSocket, and the lobby would be one (a listener of the first device, its
+  // audio pulled beside the stream): there the list comes from GET /api/devices.
+  setDevicePoll(listening && app.background);
+  updateServerStatus();
+}
+
+const DEVICE_POLL_MS = 5000;
+
+/** Background mode's device list: /api/devices now and every DEVICE_POLL_MS; shaped as a connection for serverState(). */
+function setDevicePoll(on) {
+  if (on && !app.poll) {
+    app.poll = { state: 'connecting', retryAt: 0, timer: setInterval(pollDevices, DEVICE_POLL_MS) };
+    pollDevices();
+  } else if (!on && app.poll) {
+    clearInterval(app.poll.timer);
+    app.poll = null;
+  }
+}
+
+async function pollDevices() {
+  const poll = app.poll;
+  let devices = null;
+  try {
+    const r = await fetch('/api/devices', { cache: 'no-store' });
+    if (r.ok) devices = await r.json();
+  } catch {
+    // unreachable: said below
+  }
+  if (app.poll !== poll) return;
+  poll.state = devices ? 'open' : 'waiting';
+  poll.retryAt = Date.now() + DEVICE_POLL_MS;
+  if (devices) updateDevices(devices);
   updateServerStatus();
 }
 
@@ -283,10 +349,11 @@ function closeConnections() {
   for (const d of app.devices.values()) d.stopListening();
   if (app.lobby) app.lobby.stop();
   app.lobby = null;
+  setDevicePoll(false);
 }
 
 function serverState() {
-  const clients = [app.lobby, ...[...app.devices.values()].map((d) => d.client)].filter(Boolean);
+  const clients = [app.lobby, app.poll, ...[...app.devices.values()].map((d) => d.client)].filter(Boolean);
   if (clients.some((c) => c.state === 'open')) return { state: 'open' };
   const waiting = clients.find((c) => c.state === 'waiting');
   if (waiting) return { state: 'waiting', retryAt: waiting.retryAt };
@@ -311,7 +378,12 @@ function updateAudioStatus() {
   const ctx = output.ctx;
   let text;
   let state = 'off';
-  if (output.error) {
+  const blocked = [...app.devices.values()].some((d) => d.bg && d.bg.state === 'blocked');
+  if (app.started && app.background) {
+    state = 'background';
+    text = 'Background mode: each device plays through the browser\'s media player, which keeps playing with the screen locked; ' +
+      'a few seconds behind live, and no level meter';
+  } else if (output.error) {
     state = 'error';
     text = `audio unavailable: ${output.error}`;
   } else if (!ctx || !app.started) {
@@ -327,19 +399,15 @@ function updateAudioStatus() {
   }
   audioStatus.dataset.state = state;
   audioStatus.textContent = text;
-  resumeButton.hidden = !(app.started && ctx && ctx.state !== 'running' && !output.error);
+  resumeButton.hidden = !(blocked || (app.started && !app.background && ctx && ctx.state !== 'running' && !output.error));
 }
 
 // Everything that must happen inside the click (iOS only lets a user gesture
-// start audio): create or resume the AudioContext, synchronously.
+// start audio): create or resume the AudioContext, synchronously; or, in
+// background mode, start the <audio> elements (in d.listen()).
 function start() {
   if (app.started) return;
-  if (!output.ctx && !output.error && !output.open()) {
-    updateAudioStatus();
-    return;
-  }
-  if (!output.ctx) return;
-  output.ctx.resume();
+  if (!app.background && !openAudio()) return;
   app.started = true;
   startButton.hidden = true;
   stopButton.hidden = false;
@@ -351,6 +419,53 @@ function start() {
   }
   for (const d of app.devices.values()) if (d.selected) d.listen();
   updateLobby();
+  updateAudioStatus();
+}
+
+/** Creates or resumes the AudioContext (inside a user gesture); false when there is none. */
+function openAudio() {
+  if (!output.ctx && !output.error && !output.open()) {
+    updateAudioStatus();
+    return false;
+  }
+  if (!output.ctx) return false;
+  output.ctx.resume();
+  return true;
+}
+
+// Opus or the device's codec: the listened devices reconnect asking for the other.
+function setOpus(on) {
+  if (on === app.opus) return;
+  app.opus = on;
+  prefs.opus = on;
+  savePrefs(prefs);
+  for (const d of app.devices.values()) {
+    if (!d.client) continue;
+    d.stopListening();
+    d.listen();
+  }
+}
+
+// The background mode switch, in its click (a user gesture: both paths may start audio there).
+function setBackground(on) {
+  if (on === app.background) return;
+  const listening = [...app.devices.values()].filter((d) => d.client || d.bg);
+  for (const d of listening) d.stopListening();
+  app.background = on;
+  prefs.background = on;
+  savePrefs(prefs);
+  if (app.started) {
+    if (on && output.ctx) output.ctx.suspend(); // nothing plays through it in background mode
+    if (!on) openAudio();
+    for (const d of listening) d.listen();
+  }
+  updateLobby();
+  updateAudioStatus();
+}
+
+/** A background player changed state: the lock screen's state, and the resume button for a blocked one. */
+function backgroundChanged() {
+  nowPlaying.refresh();
   updateAudioStatus();
 }
 
@@ -369,8 +484,15 @@ function stop() {
 startButton.addEventListener('click', start);
 stopButton.addEventListener('click', stop);
 resumeButton.addEventListener('click', () => {
-  if (output.ctx) output.ctx.resume().then(updateAudioStatus, updateAudioStatus);
+  nowPlaying.play(); // background players the browser blocked
+  if (output.ctx && !app.background) output.ctx.resume().then(updateAudioStatus, updateAudioStatus);
 });
+backgroundToggle.checked = app.background;
+opusToggle.checked = app.opus;
+opusToggle.disabled = webCodecs() === null;
+if (opusToggle.disabled) opusToggle.parentElement.title = 'Opus needs WebCodecs, which this browser gives only over https (or on localhost)';
+opusToggle.addEventListener('change', () => setOpus(opusToggle.checked));
+backgroundToggle.addEventListener('change', () => setBackground(backgroundToggle.checked));
 // Leaving the page (or entering the back/forward cache): close every
 // connection cleanly; coming back from the cache: reconnect.
 window.addEventListener('pagehide', closeConnections);
@@ -381,7 +503,7 @@ window.addEventListener('pageshow', (e) => {
 });
 document.addEventListener('visibilitychange', () => {
   // Back from the background (phones suspend audio there): try to carry on.
-  if (document.visibilityState === 'visible' && app.started && output.ctx && output.ctx.state !== 'running') {
+  if (document.visibilityState === 'visible' && app.started && !app.background && output.ctx && output.ctx.state !== 'running') {
     output.ctx.resume().then(updateAudioStatus, updateAudioStatus);
   }
 });
@@ -403,8 +525,10 @@ function tick() {
     d.syncReceiver();
     const s = sampleDevice(d, app.started);
     devices[d.id] = s;
-    d.card.render(s, d.client ? d.client.retryAt : 0);
+    const retrying = d.client || d.bg;
+    d.card.render(s, retrying ? retrying.retryAt : 0);
   }
+  nowPlaying.refresh(); // the server's name may have come
   stats.devices = devices;
   stats.updatedAt = Date.now();
   if (serverStatus.dataset.state === 'waiting') updateServerStatus();

@@ -8,6 +8,28 @@ import { DeviceVisuals } from './visuals.js';
 
 const ms = (x) => (Number.isFinite(x) ? `${Math.round(x)} ms` : '–');
 
+/** The status line of a device in background mode (background-player.js): what the element does, and its buffer. */
+function backgroundText(bg, state, retryAt) {
+  const mode = `background mode (${bg.format})`;
+  switch (state) {
+    case 'connecting':
+      return `${mode} · connecting…`;
+    case 'waiting':
+      return `${mode} · ${bg.reason || 'the stream stopped'}: retrying in ${Math.max(0, (retryAt - Date.now()) / 1000).toFixed(1)} s`;
+    case 'paused':
+      return `${mode} · paused: play from the lock screen or the media controls (it starts again at live)`;
+    case 'blocked':
+      return `${mode} · the browser wants a tap before it plays: tap "Tap to resume audio"`;
+    case 'buffering':
+      return `${mode} · buffering…`;
+    default: {
+      // What the element holds ahead of its playing point: the part of the delay the page can see.
+      const ahead = bg.bufferAheadMs == null ? 'behind live by an unknown amount' : `about ${(bg.bufferAheadMs / 1000).toFixed(1)} s behind live`;
+      return `${mode} · ${ahead} (the player's buffer, not measured end to end) · restarts ${bg.retries}`;
+    }
+  }
+}
+
 export class DeviceCard {
   /**
    * @param {HTMLTemplateElement} template index.html's #device-template
@@ -84,7 +106,10 @@ export class DeviceCard {
     this.el.dataset.state = stats.state;
     this.statusLine.dataset.state = stats.state;
     let text;
-    switch (stats.state) {
+    switch (stats.background && stats.state !== 'idle' && stats.state !== 'offline' ? 'background' : stats.state) {
+      case 'background':
+        text = backgroundText(stats.background, stats.state, retryAt);
+        break;
       case 'idle':
         text = stats.selected ? 'selected: press Start Listening' : 'not listening';
         break;

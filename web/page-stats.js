@@ -85,6 +85,7 @@ export function audioStats(output) {
 export function sampleDevice(d, started) {
   const client = d.client;
   const player = d.player;
+  const bg = d.bg ? d.bg.stats() : null; // background mode (background-player.js): no client, no player
   const s = player ? player.stats() : null;
   const offsetUs = client && client.clock.hasEstimate ? client.clock.offsetUs : NaN;
   let latency = NaN;
@@ -94,6 +95,7 @@ export function sampleDevice(d, started) {
   const inRate = s ? s[Stat.IN_RATE] : 0;
   let state = 'idle';
   if (!d.selected || !started) state = 'idle';
+  else if (bg) state = backgroundState(bg.state, d.online);
   else if (!client || client.state === 'connecting') state = 'connecting';
   else if (client.state === 'waiting') state = 'waiting';
   else if (!d.online) state = 'offline';
@@ -103,8 +105,11 @@ export function sampleDevice(d, started) {
     id: d.id,
     online: d.online,
     selected: d.selected,
-    listening: Boolean(client),
+    listening: Boolean(client || bg),
     state,
+    mode: bg ? 'background' : 'web-audio',
+    // background mode: {format, state, bufferAheadMs (the element's buffer ahead of its playing point), …} (background-player.js)
+    background: bg,
     connection: client ? client.state : 'closed',
     codec: d.info ? d.info.codec : null,
     sampleRate: d.info ? d.info.sample_rate : null,
@@ -141,6 +146,13 @@ export function sampleDevice(d, started) {
     rttMs: client && client.clock.hasEstimate ? round(client.clock.rttUs / 1000, 3) : null,
     error: d.error || null,
   };
+}
+
+/** A background player's state as a card's: its own, but offline says more than buffering. */
+function backgroundState(state, online) {
+  if (state === 'paused' || state === 'blocked' || state === 'waiting') return state;
+  if (!online) return 'offline';
+  return state === 'playing' || state === 'connecting' ? state : 'buffering';
 }
 
 /**

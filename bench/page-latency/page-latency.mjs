@@ -53,6 +53,7 @@ const { values: opt } = parseArgs({
     build: { type: 'string' },
     'frame-ms': { type: 'string', default: '10' },
     codec: { type: 'string', default: 'ima-adpcm' },
+    'page-codec': { type: 'string', default: 'device' },
     'block-samples': { type: 'string', default: '160' },
     'jitter-ms': { type: 'string', default: '20' },
     'clock-ppm': { type: 'string', default: '300' },
@@ -69,6 +70,7 @@ if (opt.help) {
   --build DIR         build directory with server/ and device/ (default build/dev, else build/release, else build/asan)
   --frame-ms N        device frame (default 10)
   --codec C           pcm16, mulaw, ima-adpcm (default ima-adpcm)
+  --page-codec C      what the page asks the server for: device (default) or opus (?codec=opus)
   --block-samples N   device DMA block, samples (default 160: 10 ms at 16 kHz, the firmware's default)
   --jitter-ms J       jitter scenario: --send-jitter-ms (default 20)
   --clock-ppm P       jitter scenario: --clock-ppm (default 300)
@@ -87,6 +89,7 @@ const warmup = Number(opt.warmup);
 if (!(duration > 0 && duration <= 600)) throw new Error('--duration: 1..600 seconds');
 const scenarios = { both: ['loopback', 'jitter'], all: ['loopback', 'jitter', 'netjitter'] }[opt.scenario] || opt.scenario.split(',');
 for (const s of scenarios) if (!['loopback', 'jitter', 'netjitter'].includes(s)) throw new Error(`unknown scenario ${s}`);
+if (!['device', 'opus'].includes(opt['page-codec'])) throw new Error('--page-codec: device or opus');
 
 // Targets, scaled to the run: "zero underruns in 10 min", "at most 1 underrun in 10 min".
 const TARGETS = {
@@ -203,7 +206,7 @@ async function runScenario(scenario) {
     browser = await launchBrowser({ dir });
     const page = browser.page;
     const consoleWatch = watchConsole(page);
-    await page.goto(`${server.url}?device=${ID}&latency=${encodeURIComponent(opt.latency)}`);
+    await page.goto(`${server.url}?device=${ID}&latency=${encodeURIComponent(opt.latency)}&codec=${encodeURIComponent(opt['page-codec'])}`);
     await page.locator(`[data-device-id="${ID}"]`).waitFor({ timeout: 10000 });
     await page.click('#start');
     await waitPlaying(page, ID, { seconds: 0.5, timeoutMs: 20000 });
@@ -266,6 +269,7 @@ async function runScenario(scenario) {
       underrunAt: samples.filter((x, k) => k > 0 && x.underruns > samples[k - 1].underruns).map((x) => Number(((x.t - first.t) / 1000).toFixed(1))),
       perMinute: perMinute(samples, first.t),
       latencyParam: opt.latency,
+      pageCodec: opt['page-codec'],
       latencyHint: { start: first.hint, end: last.hint },
       // The sound card's own glitches (AudioContext.playbackStats), and the page's steps to a bigger buffer.
       outputUnderruns: last.outputUnderruns,
@@ -329,7 +333,7 @@ for (const s of scenarios) {
     const late = (r.proxy.late || []).filter((l) => l.lateMs > 10);
     if (late.length) console.log(`     the proxy itself ran late (> 10 ms; machine load) ${late.length} times: ${late.slice(0, 8).map((l) => `${fmt(l.lateMs, 0)} ms at ${fmt(l.atMs / 1000, 1)} s`).join(', ')}${late.length > 8 ? ', …' : ''} (times from the proxy's start)`);
   }
-  console.log(`   output: ?latency=${r.latencyParam}, AudioContext latencyHint ${JSON.stringify(r.latencyHint.start)}${r.latencyHint.end !== r.latencyHint.start ? ` → ${JSON.stringify(r.latencyHint.end)}` : ''}; output glitches (playbackStats) ${r.outputUnderruns ?? 'not reported'}, steps to a bigger buffer ${r.outputStepUps}`);
+  console.log(`   output: ?latency=${r.latencyParam}, ?codec=${r.pageCodec}, AudioContext latencyHint ${JSON.stringify(r.latencyHint.start)}${r.latencyHint.end !== r.latencyHint.start ? ` → ${JSON.stringify(r.latencyHint.end)}` : ''}; output glitches (playbackStats) ${r.outputUnderruns ?? 'not reported'}, steps to a bigger buffer ${r.outputStepUps}`);
   const deviceStatus = r.deviceLog.split('\n').filter((l) => /streaming:|stopped after/.test(l)).pop();
   if (deviceStatus) console.log(`   device says: ${deviceStatus.replace(/^\S+ \S+ /, '')}`);
   console.log(`   latency (capture to speaker, page's figure): median ${fmt(r.latencyMs.p50)} ms, p99 ${fmt(r.latencyMs.p99)} ms, min ${fmt(r.latencyMs.min)}, max ${fmt(r.latencyMs.max)}`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser tests: the page in Debian's headless chromium against the real
-# micstream-server and virtual devices (tests/browser/page.test.js), and over
-# https with accounts, as a phone on the LAN opens it (secure.test.js).
+# micstream-server and virtual devices (tests/browser/page.test.js), over
+# https with accounts, as a phone on the LAN opens it (secure.test.js), and in
+# background mode, through <audio> elements (background.test.js).
 #
 #   tests/browser/run-browser-tests.sh [BUILD_DIR]
 #
@@ -50,4 +51,4 @@ export MICSTREAM_BUILD_DIR="$root/$build"
 [ "${build:0:1}" = / ] && export MICSTREAM_BUILD_DIR="$build"
 export MICSTREAM_CHROMIUM="$chromium"
 echo "run-browser-tests: $MICSTREAM_BUILD_DIR, $("$chromium" --version 2>/dev/null | head -1)"
-exec timeout --kill-after=10 420 node --test --test-reporter=spec --test-concurrency=1 "$here/page.test.js" "$here/secure.test.js"
+exec timeout --kill-after=10 420 node --test --test-reporter=spec --test-concurrency=1 "$here/page.test.js" "$here/secure.test.js" "$here/background.test.js"

@@ -8,7 +8,7 @@ import globals from 'globals';
 // no other module in web/ imports one, so what the receiver worker and the
 // worklet load never pulls page-side code.
 const PAGE_MODULES = [
-  'app.js', 'audio-output.js', 'device-card.js', 'page-stats.js', 'player.js', 'prefs.js', 'remote-receiver.js',
+  'app.js', 'audio-output.js', 'background-player.js', 'device-card.js', 'page-stats.js', 'player.js', 'prefs.js', 'remote-receiver.js',
   'session.js', 'visuals.js',
 ];
 
