@@ -74,11 +74,14 @@ void DeviceStream::on_audio(const proto::Audio& audio, std::size_t frame_bytes, 
   const bool opus = opus_listeners > 0 && encode_opus(pcm, capture_server_us, lost, opus_bitrate);
   if (listeners_.empty()) return;
   std::shared_ptr<const std::string> frame;
-  if (listeners_.size() > (opus ? opus_listeners : 0)) {
+  if (std::any_of(listeners_.begin(), listeners_.end(), [opus](const ListenerSession* l) {
+        return l->wanted_codec() == WantedCodec::device || (!opus && l->wanted_codec() == WantedCodec::opus);
+      })) {
     frame = build_audio_frame(h, audio.payload, capture_server_us, params_.sample_rate);
   }
   const auto duration_us = static_cast<std::uint32_t>(std::uint64_t{h.sample_count} * 1000000 / params_.sample_rate);
   for (ListenerSession* listener : listeners_) {
+    if (listener->wanted_codec() == WantedCodec::none) continue;
     if (opus && listener->wanted_codec() == WantedCodec::opus) {
       for (const auto& packet : opus_frames_) listener->deliver_audio(packet, kOpusPacketUs, arrived);
     } else if (frame) {

@@ -133,7 +133,7 @@ asio::awaitable<void> request_loop(Stream& stream, beast::flat_buffer& buffer, C
       const std::string codec_name = query_param(req.target(), "codec");
       const auto codec = codec_name.empty() ? std::optional(WantedCodec::device) : wanted_codec_from_name(codec_name);
       if (!codec) {
-        auto res = error_response(req, http::status::bad_request, "codec must be device or opus");
+        auto res = error_response(req, http::status::bad_request, "codec must be device, opus or none");
         res.keep_alive(false);
         co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
         break;

@@ -41,6 +41,7 @@ std::shared_ptr<const std::string> build_audio_frame(const listener::Audio& audi
 std::optional<WantedCodec> wanted_codec_from_name(std::string_view name) {
   if (name == "device") return WantedCodec::device;
   if (name == "opus") return WantedCodec::opus;
+  if (name == "none") return WantedCodec::none;
   return std::nullopt;
 }
 

@@ -19,9 +19,10 @@
 namespace micstream::server {
 
 /// What a listener asked for (`codec` in /ws's query or in `subscribe`): the
-/// device's frames as the device sent them, or Opus made by the server.
-enum class WantedCodec : std::uint8_t { device, opus };
-/// "device" or "opus"; nullopt for anything else.
+/// device's frames as the device sent them, Opus made by the server, or no
+/// audio at all (a page's connection kept for the device list).
+enum class WantedCodec : std::uint8_t { device, opus, none };
+/// "device", "opus" or "none"; nullopt for anything else.
 [[nodiscard]] std::optional<WantedCodec> wanted_codec_from_name(std::string_view name);
 
 /// The whole WebSocket frame (header included) of one audio message; null

@@ -47,7 +47,8 @@ void ListenerSession::start(const std::string& device_id, WantedCodec codec) {
   wanted_codec_ = codec;
   hub_.add_listener(*this);
   spdlog::info("listener {} ({}) connected, subscribing to {}{}", peer_, user_.name,
-               device_id.empty() ? "the first device" : device_id, codec == WantedCodec::opus ? " in Opus" : "");
+               device_id.empty() ? "the first device" : device_id,
+               codec == WantedCodec::opus ? " in Opus" : codec == WantedCodec::none ? " without audio" : "");
   send_json({{"type", "welcome"}, {"server", "micstream-server " MICSTREAM_VERSION}, {"server_time_us", now_unix_us()}});
   send_json(hub_.devices_message(user_));
   hub_.subscribe(*this, device_id);
@@ -176,7 +177,7 @@ void ListenerSession::handle_text(std::string_view text) {
     if (codec != message.end()) {  // absent: as before
       const auto wanted = codec->is_string() ? wanted_codec_from_name(codec->get_ref<const std::string&>()) : std::nullopt;
       if (!wanted) {
-        send_json({{"type", "error"}, {"message", "subscribe: codec must be \"device\" or \"opus\""}});
+        send_json({{"type", "error"}, {"message", "subscribe: codec must be \"device\", \"opus\" or \"none\""}});
         return;
       }
       wanted_codec_ = *wanted;

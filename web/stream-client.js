@@ -1,6 +1,6 @@
 // One listener WebSocket (docs/protocol.md, "The listener WebSocket"):
 // connects to /ws?device=<id> (and &codec=opus when asked and this engine can
-// decode Opus), keeps the page ↔ server clock offset with ping/pong, parses
+// decode Opus; codec=none when it is kept for the device list only), keeps the page ↔ server clock offset with ping/pong, parses
 // and decodes the audio messages, and reconnects with the shared backoff
 // policy (backoff.js) whenever the server goes away, until stop(). No DOM and
 // no Web Audio: the page and the Node tests use it alike.
@@ -84,7 +84,8 @@ export class StreamClient {
   get wsUrl() {
     const query = new URLSearchParams();
     if (this.device) query.set('device', this.device);
-    if (this.codec === 'opus') query.set('codec', 'opus');
+    if (!this.decode) query.set('codec', 'none'); // the device list only: no audio to throw away
+    else if (this.codec === 'opus') query.set('codec', 'opus');
     const q = query.toString();
     return q ? `${this.url}?${q}` : this.url;
   }

@@ -1,7 +1,8 @@
-// Opus on the listener WebSocket (docs/protocol.md, "Opus for listeners"):
-// listeners who ask for it get 20 ms Opus packets from one encoder per
-// device, decoded here with libopus and judged by the tone they carry; the
-// others keep getting the device's frames as it sent them.
+// The codec a listener asks for (docs/protocol.md, "The listener WebSocket"):
+// Opus ("Opus for listeners"): 20 ms packets from one encoder per device,
+// decoded here with libopus and judged by the tone they carry, while the
+// others keep getting the device's frames as it sent them; or none (a
+// connection for the device list only).
 #include <gtest/gtest.h>
 
 #include <opus/opus.h>
@@ -241,6 +242,22 @@ TEST_F(ListenerOpusTest, SubscribeSwitchesTheCodecABadCodecIsRefusedAndTheEncode
   stream_audio(*device, p, spec);
   EXPECT_TRUE(wait_until([&] { return metric("micstream_listener_opus_encoders") == 0; }, 2s))
       << "the encoder stays after its last listener";
+}
+
+TEST_F(ListenerOpusTest, AListenerAskingForNoAudioGetsTheMessagesButNotOneFrame) {
+  const DeviceParams p = mic();
+  auto device = connect(p);
+  auto list_only = listen("/ws?codec=none");  // plain /ws: it follows the first device
+  auto hearing = listen("/ws?device=mic-01");
+  StreamSpec spec;
+  spec.frames = 20;
+  stream_audio(*device, p, spec);
+  ASSERT_TRUE(hearing->wait_audio_count(20, 3s));
+  EXPECT_EQ(list_only->audio_count(), 0u) << "audio for a connection that asked for none";
+  EXPECT_EQ(list_only->texts("stream").back()["device"], "mic-01");
+  EXPECT_FALSE(list_only->texts("devices").empty());
+  EXPECT_EQ(device_entry()["listeners"], 2) << "it is still a listener of the device (it follows it)";
+  EXPECT_EQ(device_entry()["opus_listeners"], 0);
 }
 
 }  // namespace

@@ -148,6 +148,8 @@ test('StreamClient asks for Opus only where it can decode it, and falls back whe
   const withoutWebCodecs = new StreamClient({ ...options, codec: 'opus', codecs: null });
   assert.equal(withoutWebCodecs.wsUrl, 'ws://h/ws?device=mic-1', 'no WebCodecs: the device\'s codec');
   assert.equal(new StreamClient({ ...options, codecs: fakeWebCodecs() }).wsUrl, 'ws://h/ws?device=mic-1', 'the default');
+  assert.equal(new StreamClient({ ...options, device: null, decode: false }).wsUrl, 'ws://h/ws?codec=none',
+    'a connection for the device list asks for no audio');
 
   const refusing = new StreamClient({ ...options, codec: 'opus', codecs: fakeWebCodecs({ supported: false }) });
   refusing.start();

@@ -120,6 +120,8 @@ describe('against micstream-server', { skip: build.skip }, () => {
       assert.ok(Math.abs(lobby.clock.offsetUs) < 5000, `offset ${lobby.clock.offsetUs} µs`);
       assert.ok(lobby.clock.rttUs < 20000, `rtt ${lobby.clock.rttUs} µs`);
       assert.ok(lobby.stats.frames === 0, 'decode: false ignores audio');
+      // It asked for none (codec=none), and the device has been streaming all along.
+      assert.equal(lobby.stats.bytes, 0, 'the server sent audio to a connection kept for the device list');
     } finally {
       lobby.stop();
     }
