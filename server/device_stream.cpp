@@ -114,6 +114,12 @@ bool DeviceStream::encode_opus(std::span<const std::int16_t> pcm, std::int64_t c
   return true;
 }
 
+std::size_t DeviceStream::audio_listener_count() const {
+  return static_cast<std::size_t>(std::count_if(listeners_.begin(), listeners_.end(), [](const ListenerSession* l) {
+    return l->wanted_codec() != WantedCodec::none;
+  }));
+}
+
 std::size_t DeviceStream::opus_listener_count() const {
   return static_cast<std::size_t>(std::count_if(listeners_.begin(), listeners_.end(), [](const ListenerSession* l) {
     return l->wanted_codec() == WantedCodec::opus;
@@ -204,7 +210,7 @@ nlohmann::json DeviceStream::api_json() const {
           {"gaps", gaps_},
           {"lost_samples", lost_samples_},
           {"restarts", restarts_},
-          {"listeners", listeners_.size()},
+          {"listeners", audio_listener_count()},
           {"opus_listeners", opus_listener_count()},
           {"stream_listeners", stream_listener_count()},
           {"measured_sample_rate", measured ? nlohmann::json(rate_.rate_hz()) : nlohmann::json()},

@@ -85,6 +85,8 @@ class DeviceStream {
   bool encode_opus(std::span<const std::int16_t> pcm, std::int64_t capture_server_us, std::uint64_t lost,
                    std::uint32_t bitrate);
   [[nodiscard]] std::size_t opus_listener_count() const;
+  /// WebSocket listeners that get audio (not those that asked for none).
+  [[nodiscard]] std::size_t audio_listener_count() const;
 
   std::string id_;
   bool online_ = false;

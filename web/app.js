@@ -44,7 +44,6 @@ const app = {
   started: false,
   autoSelect: false, // started with nothing selected: take the first device that comes online
   lobby: null, // a connection for the device list while nothing is listened to
-  poll: null, // background mode: the device list from /api/devices instead (setDevicePoll)
   serverName: '',
   devices: new Map(), // id → Device
   background: backgroundMode(params, prefs, navigator), // play through <audio> elements (background-player.js)
@@ -288,11 +287,12 @@ function updateDevices(devices) {
   if (app.started) for (const d of ordered) if (d.selected && !d.client) d.listen();
 }
 
-// The lobby: a connection that only reads the device list, open while no
-// device is listened to (each listening connection brings the list too).
+// The lobby: a connection that only reads the device list (it asks for no
+// audio), open while no device is listened to over a WebSocket (each such
+// connection brings the list too; background mode's streams do not).
 function updateLobby() {
   if (session.info === null) return; // not allowed in (yet): session.check() decides
-  const listening = [...app.devices.values()].some((d) => d.client || d.bg);
+  const listening = [...app.devices.values()].some((d) => d.client);
   if (!listening && !app.lobby) {
     app.lobby = new StreamClient({
       url: WS_URL,
@@ -309,38 +309,6 @@ function updateLobby() {
     app.lobby.stop();
     app.lobby = null;
   }
-  // Background mode holds no WebSocket, and the lobby would be one (a listener of the first device, its
-  // audio pulled beside the stream): there the list comes from GET /api/devices.
-  setDevicePoll(listening && app.background);
-  updateServerStatus();
-}
-
-const DEVICE_POLL_MS = 5000;
-
-/** Background mode's device list: /api/devices now and every DEVICE_POLL_MS; shaped as a connection for serverState(). */
-function setDevicePoll(on) {
-  if (on && !app.poll) {
-    app.poll = { state: 'connecting', retryAt: 0, timer: setInterval(pollDevices, DEVICE_POLL_MS) };
-    pollDevices();
-  } else if (!on && app.poll) {
-    clearInterval(app.poll.timer);
-    app.poll = null;
-  }
-}
-
-async function pollDevices() {
-  const poll = app.poll;
-  let devices = null;
-  try {
-    const r = await fetch('/api/devices', { cache: 'no-store' });
-    if (r.ok) devices = await r.json();
-  } catch {
-    // unreachable: said below
-  }
-  if (app.poll !== poll) return;
-  poll.state = devices ? 'open' : 'waiting';
-  poll.retryAt = Date.now() + DEVICE_POLL_MS;
-  if (devices) updateDevices(devices);
   updateServerStatus();
 }
 
@@ -349,11 +317,10 @@ function closeConnections() {
   for (const d of app.devices.values()) d.stopListening();
   if (app.lobby) app.lobby.stop();
   app.lobby = null;
-  setDevicePoll(false);
 }
 
 function serverState() {
-  const clients = [app.lobby, app.poll, ...[...app.devices.values()].map((d) => d.client)].filter(Boolean);
+  const clients = [app.lobby, ...[...app.devices.values()].map((d) => d.client)].filter(Boolean);
   if (clients.some((c) => c.state === 'open')) return { state: 'open' };
   const waiting = clients.find((c) => c.state === 'waiting');
   if (waiting) return { state: 'waiting', retryAt: waiting.retryAt };

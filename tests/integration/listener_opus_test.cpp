@@ -256,7 +256,7 @@ TEST_F(ListenerOpusTest, AListenerAskingForNoAudioGetsTheMessagesButNotOneFrame)
   EXPECT_EQ(list_only->audio_count(), 0u) << "audio for a connection that asked for none";
   EXPECT_EQ(list_only->texts("stream").back()["device"], "mic-01");
   EXPECT_FALSE(list_only->texts("devices").empty());
-  EXPECT_EQ(device_entry()["listeners"], 2) << "it is still a listener of the device (it follows it)";
+  EXPECT_EQ(device_entry()["listeners"], 1) << "a connection without audio is no listener of the device";
   EXPECT_EQ(device_entry()["opus_listeners"], 0);
 }
 
