@@ -6,11 +6,12 @@
 // many RTSP clients listen. The device list is read from the server's
 // /api/devices every few seconds, and each new id gets its mount point.
 //
-// Rights: it reads the server as a listener on the server's machine (which
-// needs no account on a server without --users; one with --users refuses it,
-// and it says so). Its own clients: on the loopback interface anyone on this
-// machine; on any other address only those who give a user and password of
-// --credentials (RTSP Basic), which such a --bind requires.
+// Rights: it reads the server as a listener on the server's machine, which
+// needs no account on a server without --users; with --users it logs in as
+// the listen account of --server-account (HTTP Basic). Its own clients: on
+// the loopback interface anyone on this machine; on any other address only
+// those who give a user and password of --credentials (RTSP Basic), which
+// such a --bind requires.
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
 
@@ -48,6 +49,8 @@ struct Settings {
   std::string bind = "127.0.0.1";
   std::uint16_t port = 8554;
   std::string credentials_file;
+  std::string server_user;  // --server-account: how it logs in to a server with --users (empty: it does not)
+  std::string server_password;
   std::string ports_file;
   unsigned poll_seconds = 5;
 };
@@ -68,14 +71,20 @@ DeviceList fetch_devices(const Settings& s) {
     http::request<http::empty_body> req{http::verb::get, "/api/devices", 11};
     req.set(http::field::host, s.server_host + ":" + std::to_string(s.server_port));
     req.set(http::field::user_agent, "micstream-rtsp " MICSTREAM_VERSION);
+    if (!s.server_user.empty()) {
+      gchar* basic = gst_rtsp_auth_make_basic(s.server_user.c_str(), s.server_password.c_str());  // base64 of user:password
+      req.set(http::field::authorization, std::string("Basic ") + basic);
+      g_free(basic);
+    }
     http::write(stream, req);
     beast::flat_buffer buffer;
     http::response<http::string_body> res;
     http::read(stream, buffer, res);
     if (res.result_int() == 401 || res.result_int() == 403) {
-      list.error = "the server refuses the device list (" + std::to_string(res.result_int()) +
-                   "): micstream-rtsp has no account to give; run it on the server's machine, whose listeners "
-                   "need none without --users";
+      list.error = "the server refuses the device list (" + std::to_string(res.result_int()) + "): " +
+                   (s.server_user.empty()
+                        ? std::string("it has accounts (--users): give micstream-rtsp one with --server-account")
+                        : "the account " + s.server_user + " of --server-account is refused, or has no listen right");
       return list;
     }
     if (res.result() != http::status::ok) {
@@ -104,7 +113,7 @@ DeviceList fetch_devices(const Settings& s) {
 // The pipeline of one device: the server's Ogg Opus stream, live, its
 // packets payloaded as they are (no decoding, no encoding).
 std::string launch_line(const Settings& s, const std::string& id) {
-  return "( souphttpsrc location=http://" + s.server_host + ":" + std::to_string(s.server_port) + "/stream/" + id +
+  return "( souphttpsrc name=src location=http://" + s.server_host + ":" + std::to_string(s.server_port) + "/stream/" + id +
          ".opus is-live=true do-timestamp=true ! oggdemux ! opusparse ! rtpopuspay name=pay0 pt=96 )";
 }
 
@@ -153,6 +162,9 @@ class Mounts {
       GstRTSPMediaFactory* factory = gst_rtsp_media_factory_new();
       gst_rtsp_media_factory_set_launch(factory, launch_line(settings_, id).c_str());
       gst_rtsp_media_factory_set_shared(factory, TRUE);  // one pipeline, one server stream, for all its clients
+      if (!settings_.server_user.empty()) {
+        g_signal_connect(factory, "media-configure", G_CALLBACK(&Mounts::log_in), const_cast<Settings*>(&settings_));
+      }
       if (with_credentials_) {
         gst_rtsp_media_factory_add_role(factory, kListenRole, GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
                                         GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE, nullptr);
@@ -163,6 +175,19 @@ class Mounts {
   }
 
  private:
+  // The pipeline's HTTP source logs in to the server (set here, not in the
+  // launch line, which a password could break).
+  static void log_in(GstRTSPMediaFactory*, GstRTSPMedia* media, gpointer settings) {
+    const auto& s = *static_cast<const Settings*>(settings);
+    GstElement* bin = gst_rtsp_media_get_element(media);
+    GstElement* src = gst_bin_get_by_name_recurse_up(GST_BIN(bin), "src");
+    if (src != nullptr) {
+      g_object_set(src, "user-id", s.server_user.c_str(), "user-pw", s.server_password.c_str(), nullptr);
+      gst_object_unref(src);
+    }
+    gst_object_unref(bin);
+  }
+
   GstRTSPMountPoints* mounts_;
   const Settings& settings_;
   bool with_credentials_;
@@ -184,6 +209,9 @@ int main(int argc, char** argv) {
   app.add_option("--port", settings.port, "the RTSP port (0: any free one)")->capture_default_str();
   app.add_option("--credentials", settings.credentials_file,
                  "file of user:password lines (chmod 600): RTSP clients must give one (Basic)");
+  std::string server_account_file;
+  app.add_option("--server-account", server_account_file,
+                 "file of one user:password line (chmod 600): the listen account it logs in to a server with --users as");
   app.add_option("--ports-file", settings.ports_file, "write {\"rtsp\": N} once listening (for scripts and tests)");
   app.add_option("--poll-seconds", settings.poll_seconds, "how often the device list is read")
       ->capture_default_str()
@@ -209,6 +237,16 @@ int main(int argc, char** argv) {
       std::cerr << "micstream-rtsp: " << error << "\n";
       return 2;
     }
+  }
+  if (!server_account_file.empty()) {
+    std::string error;
+    const auto account = read_credentials(server_account_file, error);
+    if (!error.empty()) {
+      std::cerr << "micstream-rtsp: " << error << "\n";
+      return 2;
+    }
+    settings.server_user = account.front().user;
+    settings.server_password = account.front().password;
   }
   boost::system::error_code bind_ec;
   const auto bind_address = asio::ip::make_address(settings.bind, bind_ec);

@@ -5,7 +5,9 @@
 # ffmpeg must record 5 s of each and VLC 6 s of the .opus, and every
 # recording must be a clean 440 Hz tone (stream_tone_check). micstream-rtsp
 # serves the device over RTSP with credentials: refused without them (401),
-# ffprobe and ffmpeg with them, the same checks.
+# ffprobe and ffmpeg with them, the same checks; and fed by a server with
+# accounts (--users), it says it needs one without --server-account and
+# relays the tone with it.
 #   tests/streams/players-test.sh BUILD_DIR [micstream-server micstream-device stream_tone_check micstream-rtsp]
 # Needs ffmpeg, vlc-bin and vlc-plugin-base; a missing tool fails the test.
 set -euo pipefail
@@ -198,4 +200,47 @@ check_tone "$out" "ffmpeg (rtsp)" "$work/ffmpeg.log"
 kill -0 "$opus_listener" 2>/dev/null || fail_with_log "$work/opus-listener.log" "the listener kept on $base.opus left"
 kill -0 "$rtsp_pid" 2>/dev/null || fail_with_log "$work/rtsp.log" "micstream-rtsp exited"
 kill -0 "${pids[0]}" 2>/dev/null || fail "the server exited"
+
+echo "== RTSP from a server with accounts: micstream-rtsp logs in with --server-account"
+hash=$(printf 'relay-password\n' | "$server_bin" hash-password --iterations 1000) || fail "hash-password failed"
+printf '[users.relay]\npassword = "%s"\nroles = ["listen"]\n' "$hash" >"$work/users.toml"
+chmod 600 "$work/users.toml"
+"$server_bin" --bind 127.0.0.1 --http-port 0 --ingest-port 0 --ports-file "$work/ports-users.json" \
+  --allow-unknown-devices --no-mdns --users "$work/users.toml" >"$work/server-users.log" 2>&1 &
+pids+=($!)
+users_server=$!
+for _ in $(seq 100); do
+  grep -q '"ingest"' "$work/ports-users.json" 2>/dev/null && break
+  kill -0 "$users_server" 2>/dev/null || fail_with_log "$work/server-users.log" "the server with --users exited at start"
+  sleep 0.1
+done
+users_http=$(grep -o '"http": *[0-9]*' "$work/ports-users.json" | grep -o '[0-9]*$') || fail "no http port"
+users_ingest=$(grep -o '"ingest": *[0-9]*' "$work/ports-users.json" | grep -o '[0-9]*$') || fail "no ingest port"
+"$device_bin" --server "127.0.0.1:$users_ingest" --id "$id" --link plain --tone 440 --level-dbfs -6 --rate "$rate" \
+  --channels 1 >"$work/device-users.log" 2>&1 &
+pids+=($!)
+# Without an account it says what it needs, and mounts nothing.
+LSAN_OPTIONS="suppressions=$(dirname "$0")/lsan-gstreamer.supp" "$rtsp_bin" --server "127.0.0.1:$users_http" --port 0 \
+  --poll-seconds 1 >"$work/rtsp-no-account.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do grep -q -- "--server-account" "$work/rtsp-no-account.log" && break; sleep 0.1; done
+grep -q "refuses the device list (401).*--server-account" "$work/rtsp-no-account.log" ||
+  fail_with_log "$work/rtsp-no-account.log" "micstream-rtsp did not say the server wants an account"
+grep -q "/$id\$" "$work/rtsp-no-account.log" && fail_with_log "$work/rtsp-no-account.log" "mounted /$id without an account"
+echo "   without --server-account: $(grep -o 'the server refuses.*' "$work/rtsp-no-account.log" | head -1)"
+printf 'relay:relay-password\n' >"$work/server-account"
+chmod 600 "$work/server-account"
+LSAN_OPTIONS="suppressions=$(dirname "$0")/lsan-gstreamer.supp" "$rtsp_bin" --server "127.0.0.1:$users_http" --port 0 \
+  --ports-file "$work/rtsp-users.json" --server-account "$work/server-account" --poll-seconds 1 \
+  >"$work/rtsp-users.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q "/$id\$" "$work/rtsp-users.log" && break; sleep 0.1; done
+grep -q "/$id\$" "$work/rtsp-users.log" || fail_with_log "$work/rtsp-users.log" "micstream-rtsp did not mount /$id"
+users_rtsp=$(grep -o '"rtsp": *[0-9]*' "$work/rtsp-users.json" | grep -o '[0-9]*$') || fail "no rtsp port"
+out="$work/ffmpeg-rtsp-users.wav"
+status=0
+run timeout 30 ffmpeg -nostdin -hide_banner -loglevel warning -y -rtsp_transport tcp -t 5 \
+  -i "rtsp://127.0.0.1:$users_rtsp/$id" -f wav "$out" >"$work/ffmpeg.log" 2>&1 || status=$?
+[ "$status" -eq 0 ] || fail_with_log "$work/rtsp-users.log" "ffmpeg exit $status recording RTSP fed by a server with accounts"
+check_tone "$out" "ffmpeg (rtsp, server with accounts)" "$work/ffmpeg.log"
 echo "PASSED"
