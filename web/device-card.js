@@ -126,7 +126,7 @@ export class DeviceCard {
         break;
       default:
         text = [
-          stats.state,
+          stats.received === 'opus' ? `${stats.state} (Opus)` : stats.state,
           `latency ${ms(stats.latencyMs.p50)} (p99 ${ms(stats.latencyMs.p99)})`,
           `buffer ${ms(stats.bufferMs)} / target ${ms(stats.targetMs)}`,
           `jitter ${ms(stats.jitterMs)}`,

@@ -112,6 +112,8 @@ export function sampleDevice(d, started) {
     background: bg,
     connection: client ? client.state : 'closed',
     codec: d.info ? d.info.codec : null,
+    // What comes over the WebSocket: the device's codec, or 'opus'.
+    received: client && client.stats.codec ? client.stats.codec : null,
     sampleRate: d.info ? d.info.sample_rate : null,
     channels: d.info ? d.info.channels : null,
     volume: d.volume,

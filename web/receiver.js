@@ -34,7 +34,7 @@ export function idleStatus() {
   return {
     state: 'idle',
     retryAt: 0,
-    stats: { connects: 0, failures: 0, frames: 0, bytes: 0, badFrames: 0, serverSkipped: 0, jitterMs: 0 },
+    stats: { connects: 0, failures: 0, frames: 0, bytes: 0, badFrames: 0, serverSkipped: 0, jitterMs: 0, codec: '' },
     clock: { hasEstimate: false, offsetUs: NaN, rttUs: NaN },
     writer: writerCounters(null),
   };

@@ -76,6 +76,7 @@ export class StreamClient {
       badFrames: 0, // malformed or undecodable
       serverSkipped: 0, // frames the server dropped for this listener (its `skipped` total)
       jitterMs: 0, // RFC 3550 interarrival jitter
+      codec: '', // of the last audio message: the device's codec's name, or 'opus'
     };
     this.prevArrivalUs = NaN;
     this.prevCaptureUs = NaN;
@@ -239,6 +240,7 @@ export class StreamClient {
 
   countFrame(frame, arrivalUs) {
     this.stats.frames++;
+    this.stats.codec = frame.codec === kOpusCodec ? 'opus' : codecName(frame.codec);
     // RFC 3550 interarrival jitter, from capture times (server clock) and arrivals (page clock).
     if (Number.isFinite(this.prevArrivalUs)) {
       const d = (arrivalUs - this.prevArrivalUs) - (frame.captureUs - this.prevCaptureUs);

@@ -290,6 +290,8 @@ describe('the page in chromium with the real server and virtual devices', { time
       assert.equal(entry.opus_listeners, 1, 'the server is not sending this page Opus');
       const a = await expectTone(t, A.id, A.tone, page);
       assert.equal(s.lostFrames, 0, 'packets lost on loopback');
+      assert.equal(s.received, 'opus', 'the page says it receives something else');
+      assert.match(await page.locator(`[data-device-id="${A.id}"] .status`).textContent(), /^playing \(Opus\) · /);
       const stats = await pageStats(page);
       assert.equal(stats.receiver, 'worker', 'decoded in the receiver worker');
       t.diagnostic(`Opus (${a.frequency.toFixed(2)} Hz): ${latencyLine(A.id, s, stats.audio)}`);
@@ -297,7 +299,8 @@ describe('the page in chromium with the real server and virtual devices', { time
       assert.equal(await page.isChecked('#opus'), true, 'the control shows what the page asked for');
       await page.uncheck('#opus');
       await waitFor(async () => (await apiDevices(env.server)).find((d) => d.id === A.id).opus_listeners === 0, { what: 'no Opus listener left' });
-      await waitPlaying(page, A.id, { seconds: 2 });
+      const back = await waitPlaying(page, A.id, { seconds: 2 });
+      assert.equal(back.received, A.codec, 'the device\'s own codec again');
       await expectTone(t, A.id, A.tone, page);
     }));
   });
