@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import {
+  checker,
   apiDevices,
   deviceStats,
   formatErrors,
@@ -43,23 +44,7 @@ const ABORTED_STREAM = /^request failed: http:\/\/[^ ]*\/stream\/mic-440\.(opus|
 
 const env = { buildDir: null, dir: null, server: null, device: null, browser: null, page: null, console: null, failed: false };
 
-function context() {
-  const parts = [];
-  if (env.console && env.console.errors.length) parts.push(`console errors:\n${formatErrors(env.console.errors)}`);
-  if (env.server) parts.push(`--- ${env.server.logPath} (tail)\n${env.server.tail(15)}`);
-  if (env.device) parts.push(`--- ${env.device.logPath} (tail)\n${env.device.tail(8)}`);
-  return parts.join('\n');
-}
-
-async function check(fn) {
-  try {
-    return await fn();
-  } catch (e) {
-    env.failed = true;
-    e.message += `\n${context()}`;
-    throw e;
-  }
-}
+const check = checker(env, () => (env.device ? [env.device] : []));
 
 // Before the page's modules run: the Media Session's action handlers, as the
 // page registers them (the test calls them as the lock screen would).

@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import {
+  checker,
   apiDevices,
   deviceStats,
   formatErrors,
@@ -58,24 +59,7 @@ const env = {
   failed: false,
 };
 
-/** Server and device log tails and the console errors, for failure messages. */
-function context() {
-  const parts = [];
-  if (env.console && env.console.errors.length) parts.push(`console errors:\n${formatErrors(env.console.errors)}`);
-  if (env.server) parts.push(`--- ${env.server.logPath} (tail)\n${env.server.tail(15)}`);
-  for (const d of Object.values(env.devices)) parts.push(`--- ${d.logPath} (tail)\n${d.tail(8)}`);
-  return parts.join('\n');
-}
-
-async function check(fn) {
-  try {
-    return await fn();
-  } catch (e) {
-    env.failed = true;
-    e.message += `\n${context()}`;
-    throw e;
-  }
-}
+const check = checker(env, () => Object.values(env.devices));
 
 function device(spec) {
   const child = startDevice({ buildDir: env.buildDir, dir: env.dir, ingest: env.server.ingest, ...spec });

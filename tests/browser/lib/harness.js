@@ -339,6 +339,30 @@ export function watchConsole(page) {
 
 export const formatErrors = (errors) => errors.map((e) => `  ${e.at} ${e.text}${e.where ? ` (${e.where})` : ''}`).join('\n');
 
+/**
+ * A test step's wrapper: runs fn; on a failure sets env.failed (the logs are
+ * kept) and adds to its message the console errors (env.console) and the
+ * tails of the server's log (env.server) and of the children() devices' logs.
+ */
+export function checker(env, children) {
+  const context = () => {
+    const parts = [];
+    if (env.console && env.console.errors.length) parts.push(`console errors:\n${formatErrors(env.console.errors)}`);
+    if (env.server) parts.push(`--- ${env.server.logPath} (tail)\n${env.server.tail(15)}`);
+    for (const d of children()) parts.push(`--- ${d.logPath} (tail)\n${d.tail(8)}`);
+    return parts.join('\n');
+  };
+  return async (fn) => {
+    try {
+      return await fn();
+    } catch (e) {
+      env.failed = true;
+      e.message += `\n${context()}`;
+      throw e;
+    }
+  };
+}
+
 /** window.micstreamStats, as JSON. */
 export function pageStats(page) {
   return page.evaluate(() => JSON.parse(JSON.stringify(window.micstreamStats)));
